@@ -1,0 +1,1 @@
+"""API simulators (Kubernetes, NSX Policy, vCenter) that answer as the real APIs do."""

@@ -1,0 +1,73 @@
+"""A small threaded HTTPS server that simulators plug a request handler into.
+
+Each simulator is a ``BaseHTTPRequestHandler`` subclass; :class:`SimServer` binds it to an
+address (127.0.0.1 and port 0 in host-namespace tests, a lab address later), wraps the socket in
+TLS from the lab CA, and runs it in a daemon thread until :meth:`stop`.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: Any,
+                 tls: ssl.SSLContext | None) -> None:
+        super().__init__(address, handler)
+        self.app = app  # the simulator state handlers read through ``self.server.app``
+        self.tls = tls
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = super().get_request()
+        if self.tls is not None:
+            sock.settimeout(10)
+            # handshake in the worker thread, so one silent client cannot stall accept()
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ARG002 - quiet on resets
+        return
+
+
+class SimServer:
+    """Run ``handler`` with ``app`` over TLS on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], app: Any, tls: ssl.SSLContext | None,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server((host, port), handler, app, tls)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{handler.__name__}",
+                                        daemon=True)
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def start(self) -> SimServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

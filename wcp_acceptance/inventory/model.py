@@ -1,0 +1,341 @@
+"""The typed, frozen inventory model (pydantic v2).
+
+Every check and reader takes its addresses from here; nothing in the suite is hard-coded to a
+site. Cross-field problems are raised as ``"@field: reason"`` so the loader can report the exact
+field path (see :mod:`wcp_acceptance.inventory.load`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from wcp_acceptance.secret import Secret
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+CHECK_ID_RE = re.compile(r"^WCP-[A-Z]+-\d{3}$")
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    ctx = info.context or {}
+    return Path(ctx.get("base_dir", "."))
+
+
+def _to_secret(value: Any, info: ValidationInfo) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("is empty")
+        return Secret(value, "inline")
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, ref),) = value.items()
+        if kind == "env" and isinstance(ref, str):
+            env_value = os.environ.get(ref)
+            if env_value is None:
+                raise ValueError(f"environment variable {ref} is not set")
+            if not env_value:
+                raise ValueError(f"environment variable {ref} is empty")
+            return Secret(env_value, f"env:{ref}")
+        if kind == "file" and isinstance(ref, str):
+            path = _base_dir(info) / os.path.expanduser(ref)
+            try:
+                text = path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from None
+            if not text:
+                raise ValueError(f"secret file {path} is empty")
+            return Secret(text, f"file:{path}")
+    raise ValueError("must be a string, {env: VARIABLE} or {file: path}")
+
+
+def _to_readable_file(value: Any, info: ValidationInfo) -> Path:
+    if not isinstance(value, str | Path) or not str(value):
+        raise ValueError("must be a file path")
+    path = _base_dir(info) / os.path.expanduser(str(value))
+    if not path.is_file():
+        raise ValueError(f"file {path} does not exist")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"file {path} is not readable")
+    return path
+
+
+def _to_https_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be an https:// URL")
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"{value!r} is not an https:// URL")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    return f"https://{parts.netloc}"
+
+
+SecretValue = Annotated[Secret, BeforeValidator(_to_secret)]
+ReadableFile = Annotated[Path, BeforeValidator(_to_readable_file)]
+HttpsUrl = Annotated[str, BeforeValidator(_to_https_url)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class SshSpec(_Model):
+    user: str = "root"
+    port: Port = 22
+    password: SecretValue | None = None
+    key_file: ReadableFile | None = None
+    key_passphrase: SecretValue | None = None
+    known_hosts: ReadableFile | None = None
+    insecure_skip_host_key_check: bool = False
+
+    @model_validator(mode="after")
+    def _auth_and_host_keys(self) -> SshSpec:
+        if self.password is None and self.key_file is None:
+            raise ValueError("@password: give a password or a key_file")
+        if self.known_hosts is None and not self.insecure_skip_host_key_check:
+            raise ValueError(
+                "@known_hosts: required to check host keys (or set insecure_skip_host_key_check: true)"
+            )
+        return self
+
+
+class InterfaceSpec(_Model):
+    network: Literal["management", "workload"]
+    address: IPv4Interface
+    gateway: IPv4Address | None = None
+    dns_servers: tuple[IPv4Address, ...] = ()
+
+    @model_validator(mode="after")
+    def _gateway_on_link(self) -> InterfaceSpec:
+        if self.gateway is not None and self.gateway not in self.address.network:
+            raise ValueError(f"@gateway: {self.gateway} is outside {self.address.with_prefixlen}")
+        return self
+
+
+class ControlPlaneVm(_Model):
+    name: str
+    management_address: IPv4Address
+    ssh: SshSpec
+    interfaces: dict[str, InterfaceSpec]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a plain name (letters, digits, . _ -)")
+        return value
+
+    @model_validator(mode="after")
+    def _interfaces(self) -> ControlPlaneVm:
+        roles = [spec.network for spec in self.interfaces.values()]
+        if roles.count("management") != 1:
+            raise ValueError("@interfaces: needs exactly one management interface (eth0)")
+        if "workload" not in roles:
+            raise ValueError("@interfaces: no workload interface (eth1 on the namespace network)")
+        return self
+
+    @property
+    def management_interface(self) -> tuple[str, InterfaceSpec]:
+        return next((n, s) for n, s in self.interfaces.items() if s.network == "management")
+
+    @property
+    def workload_interfaces(self) -> list[tuple[str, InterfaceSpec]]:
+        return [(n, s) for n, s in self.interfaces.items() if s.network == "workload"]
+
+
+class SupervisorSpec(_Model):
+    name: str
+    control_plane: tuple[ControlPlaneVm, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SupervisorSpec:
+        seen: set[str] = set()
+        for index, vm in enumerate(self.control_plane):
+            if vm.name in seen:
+                raise ValueError(f"@control_plane[{index}].name: duplicate VM name {vm.name!r}")
+            seen.add(vm.name)
+        return self
+
+
+class DnsName(_Model):
+    name: str
+    address: IPv4Address
+    ptr: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _fqdn(cls, value: str) -> str:
+        labels = value.rstrip(".").split(".")
+        if not value or any(not re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?", x) for x in labels):
+            raise ValueError(f"{value!r} is not a DNS name")
+        return value.rstrip(".")
+
+
+class DnsRole(_Model):
+    servers: tuple[IPv4Address, ...] = Field(min_length=1)
+    names: tuple[DnsName, ...] = ()
+
+
+class DnsSpec(_Model):
+    port: Port = 53
+    management: DnsRole
+    workload: DnsRole
+
+
+class Networks(_Model):
+    management: IPv4Network
+    namespace: IPv4Network
+    service: IPv4Network
+    ingress: IPv4Network
+    egress: IPv4Network
+    egress_ip: IPv4Address
+
+    @model_validator(mode="after")
+    def _egress_ip_in_range(self) -> Networks:
+        if self.egress_ip not in self.egress:
+            raise ValueError(f"@egress_ip: {self.egress_ip} is outside the egress network {self.egress}")
+        return self
+
+
+class ApiVip(_Model):
+    address: IPv4Address
+    server_name: str | None = None
+    ports: tuple[Port, ...] = (443, 6443)
+    ca_file: ReadableFile
+
+    @property
+    def tls_name(self) -> str:
+        return self.server_name or str(self.address)
+
+
+class KubernetesSpec(_Model):
+    kubeconfig: ReadableFile | None = None
+    context: str | None = None
+    server: HttpsUrl | None = None
+    token: SecretValue | None = None
+    ca_file: ReadableFile | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> KubernetesSpec:
+        if self.kubeconfig is None and self.server is None:
+            raise ValueError("@kubeconfig: give kubeconfig (and context) or server and token")
+        if self.kubeconfig is not None and self.server is not None:
+            raise ValueError("@server: give either kubeconfig or server, not both")
+        if self.server is not None and (self.token is None or self.ca_file is None):
+            raise ValueError("@token: server access needs token and ca_file")
+        return self
+
+
+class NsxSpec(_Model):
+    managers: tuple[HttpsUrl, ...] = Field(min_length=1)
+    ca_file: ReadableFile
+    username: str
+    password: SecretValue
+    auth: Literal["session", "basic"] = "session"
+    cluster: str = "discover"
+    page_size: int = Field(1000, ge=1, le=1000)
+
+    @property
+    def discover_cluster(self) -> bool:
+        return self.cluster == "discover"
+
+
+class VcenterSpec(_Model):
+    url: HttpsUrl
+    ca_file: ReadableFile
+    username: str
+    password: SecretValue
+
+
+class ObserverSpec(_Model):
+    address: IPv4Address
+    port: Port
+    mode: Literal["auto", "socket", "sniff"] = "auto"
+
+
+class Timeouts(_Model):
+    """Every wait in the suite is bounded by one of these (seconds); messages state which."""
+
+    connect: float = Field(5.0, gt=0, le=300)
+    command: float = Field(15.0, gt=0, le=600)
+    dns: float = Field(2.0, gt=0, le=60)
+    api: float = Field(10.0, gt=0, le=600)
+    egress: float = Field(3.0, gt=0, le=60)
+
+
+class Exclusion(_Model):
+    check: str
+    target: str = "*"
+    reason: str
+
+    @field_validator("check")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not CHECK_ID_RE.match(value):
+            raise ValueError(f"{value!r} is not a check id like WCP-DNS-001")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an exclusion needs a reason (it is shown in the report)")
+        return value
+
+
+class Inventory(_Model):
+    name: str
+    supervisor: SupervisorSpec
+    dns: DnsSpec
+    networks: Networks
+    ntp_servers: tuple[IPv4Address, ...] = ()
+    api_vip: ApiVip
+    kubernetes: KubernetesSpec
+    nsx: NsxSpec
+    vcenter: VcenterSpec | None = None
+    observer: ObserverSpec
+    timeouts: Timeouts = Timeouts()
+    exclusions: tuple[Exclusion, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a plain name (it names the report directory)")
+        return value
+
+    @model_validator(mode="after")
+    def _addresses_in_their_networks(self) -> Inventory:
+        problems: list[str] = []
+        nets = self.networks
+        if self.api_vip.address not in nets.ingress:
+            problems.append(f"@api_vip.address: {self.api_vip.address} is outside the ingress network {nets.ingress}")
+        for i, vm in enumerate(self.supervisor.control_plane):
+            for iface, spec in vm.interfaces.items():
+                net = nets.management if spec.network == "management" else nets.namespace
+                if not spec.address.network.subnet_of(net):
+                    problems.append(
+                        f"@supervisor.control_plane[{i}].interfaces.{iface}.address: "
+                        f"{spec.address.with_prefixlen} is outside the {spec.network} network {net}"
+                    )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self

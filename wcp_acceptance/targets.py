@@ -1,0 +1,98 @@
+"""What each check looks at, as frozen dataclasses whose ``str`` is the test id (STYLE rule 2).
+
+``src -> dst`` is for traffic, ``namespace/name port/PROTO`` for resources. The one
+``pytest_make_parametrize_id`` hook in conftest.py returns ``str(target)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+
+
+@dataclass(frozen=True)
+class DnsProbe:
+    """Resolve ``name`` through ``server`` from ``vm``'s interface ``iface`` (source ``source``)."""
+
+    vm: str
+    iface: str
+    source: IPv4Interface
+    server: IPv4Address
+    name: str
+    expected_address: IPv4Address | None = None
+    show_server: bool = False  # the interface has several DNS servers: say which one in the id
+    port: int = 53
+
+    def __str__(self) -> str:
+        via = f" via {self.server}" if self.show_server else ""
+        return f"{self.vm}/{self.iface} -> {self.name}{via}"
+
+
+@dataclass(frozen=True)
+class ResolverProbe:
+    """Resolve ``name`` with the VM's own resolver (nsswitch/resolv.conf)."""
+
+    vm: str
+    name: str
+    expected_address: IPv4Address | None = None
+
+    def __str__(self) -> str:
+        return f"{self.vm} resolver -> {self.name}"
+
+
+@dataclass(frozen=True)
+class RouteProbe:
+    """Is traffic from ``vm``'s management address to ``destination`` kept out of the workload table?"""
+
+    vm: str
+    source: IPv4Address
+    destination: IPv4Address
+    role: str  # "management DNS", "vCenter", "NSX manager", "NTP"
+
+    def __str__(self) -> str:
+        return f"{self.vm} -> {self.destination} ({self.role})"
+
+
+@dataclass(frozen=True)
+class EgressProbe:
+    """A datagram from ``vm``'s workload interface to the observer must arrive as the egress IP."""
+
+    vm: str
+    iface: str
+    source: IPv4Address
+    observer: IPv4Address
+    port: int
+    egress_ip: IPv4Address
+
+    def __str__(self) -> str:
+        return f"{self.vm}/{self.iface} -> observer {self.observer}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One (Service, port, protocol) with a ClusterIP: NCP gives it one DLB virtual server."""
+
+    namespace: str
+    name: str
+    cluster_ip: str
+    port: int
+    protocol: str  # TCP | UDP | SCTP
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name} {self.port}/{self.protocol}"
+
+    @property
+    def endpoint(self) -> tuple[str, int, str]:
+        return (self.cluster_ip, self.port, self.protocol)
+
+
+@dataclass(frozen=True)
+class VipPort:
+    """The kube-apiserver VIP on one port, checked from the runner."""
+
+    vip: IPv4Address
+    port: int
+    server_name: str  # the name TLS must be valid for (FQDN, or the VIP itself)
+
+    def __str__(self) -> str:
+        return f"{self.vip}:{self.port}"
