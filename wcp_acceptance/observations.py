@@ -1,0 +1,67 @@
+"""What probes return and checks consume: plain frozen records of what was seen.
+
+A probe that *could* observe returns one of these even when the system is wrong (no reply,
+ICMP error, wrong source); it raises ObservationError only when it could not look at all
+(SSH down, command timed out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe
+
+DnsOutcome = Literal[
+    "answer",  # a reply with rcode NOERROR (answers may still be empty: NODATA)
+    "nxdomain",
+    "servfail",
+    "refused",
+    "other_rcode",
+    "no_reply",  # nothing within the DNS timeout
+    "icmp_unreachable",  # the connected socket got an ICMP error (host/net/port unreachable)
+    "send_error",  # the VM could not even send (no route, cannot bind the source address)
+    "bad_reply",  # something answered, but not a DNS reply to our query
+]
+
+
+@dataclass(frozen=True)
+class DnsObservation:
+    """One DNS query sent from a VM, from the probe's source address, to the probe's server."""
+
+    probe: DnsProbe
+    qname: str  # the name asked (for PTR: the in-addr.arpa name)
+    rtype: Literal["A", "PTR"]
+    outcome: DnsOutcome
+    answers: tuple[str, ...] = ()  # A: addresses; PTR: names without the trailing dot
+    rcode: str | None = None
+    elapsed_s: float | None = None
+    timeout_s: float = 0.0
+    method: Literal["python3", "dig"] = "python3"
+    detail: str = ""  # the VM-side error text, e.g. "[Errno 113] No route to host"
+
+
+@dataclass(frozen=True)
+class ResolverObservation:
+    """The VM's own resolver (getent, nsswitch + resolv.conf) asked for a name."""
+
+    probe: ResolverProbe
+    addresses: tuple[str, ...]
+    exit_status: int
+    resolv_conf: str = ""  # the VM's /etc/resolv.conf, as evidence
+
+
+@dataclass(frozen=True)
+class EgressObservation:
+    """A datagram with ``nonce`` sent from a VM's workload interface to the runner's observer."""
+
+    probe: EgressProbe
+    nonce: str
+    arrived: bool
+    seen_source: str | None = None  # the source address the observer saw
+    seen_port: int | None = None
+    icmp_error: str | None = None  # e.g. "host unreachable from 10.244.0.1" (or errno text)
+    sender_error: str | None = None  # the VM could not send at all
+    timeout_s: float = 0.0
+    method: Literal["socket", "sniff"] = "socket"
+    other_arrivals: tuple[str, ...] = field(default_factory=tuple)  # e.g. ICMP the sniffer saw
