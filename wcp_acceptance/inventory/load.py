@@ -97,6 +97,11 @@ def _problem_lines(source: str, error: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _has_deeper_error(error: dict[str, Any], errors: list[dict[str, Any]]) -> bool:
+    loc = tuple(error["loc"])
+    return any(len(o["loc"]) > len(loc) and tuple(o["loc"][: len(loc)]) == loc for o in errors)
+
+
 def parse_inventory(data: Any, source: str, base_dir: Path) -> Inventory:
     """Validate already-parsed YAML; raise :class:`InventoryError` with every problem."""
     if not isinstance(data, dict):
@@ -104,9 +109,12 @@ def parse_inventory(data: Any, source: str, base_dir: Path) -> Inventory:
     try:
         return Inventory.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
+        errors = [dict(e) for e in exc.errors(include_url=False)]
         problems: list[str] = []
-        for error in exc.errors(include_url=False):
-            problems.extend(_problem_lines(source, dict(error)))
+        for error in errors:
+            if error["type"] == "too_short" and _has_deeper_error(error, errors):
+                continue  # "must not be empty" only because every item was itself invalid
+            problems.extend(_problem_lines(source, error))
         raise InventoryError(problems) from None
 
 

@@ -1,0 +1,28 @@
+"""DNS from every interface of every control-plane VM, through that interface's DNS servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from wcp_acceptance.checks.dns import check_a_record, check_ptr_round_trip, check_vm_resolver
+from wcp_acceptance.finding import expect
+
+pytestmark = pytest.mark.dns
+
+
+@pytest.mark.check_id("WCP-DNS-001")
+def test_name_resolves(a_observation, dns_diagnosis) -> None:
+    """The name resolves (A) from the interface's own address, sent from the VM itself."""
+    expect(check_a_record(a_observation, **dns_diagnosis))
+
+
+@pytest.mark.check_id("WCP-DNS-002")
+def test_reverse_lookup_round_trips(ptr_observation) -> None:
+    """The address's PTR record names the host again (case-insensitive)."""
+    expect(check_ptr_round_trip(ptr_observation))
+
+
+@pytest.mark.check_id("WCP-DNS-003")
+def test_vm_resolver_resolves_management_name(resolver_observation) -> None:
+    """The VM's own resolver (resolv.conf, nsswitch) resolves the management names."""
+    expect(check_vm_resolver(resolver_observation))

@@ -1,0 +1,83 @@
+"""What to check, derived from the inventory alone (no network): the probe lists tests parametrise.
+
+Collection never talks to the site, so a dead API cannot turn into a collection error; data that
+only the site knows (Services, virtual servers) is read by session fixtures and compared in one
+test per check.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from wcp_acceptance.inventory.model import Inventory
+from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe, RouteProbe, VipPort
+
+
+def dns_probes(inv: Inventory, *, ptr_only: bool = False) -> list[DnsProbe]:
+    """Every (VM, interface, DNS server, name) for that interface's network (management/workload)."""
+    probes: list[DnsProbe] = []
+    for vm in inv.supervisor.control_plane:
+        for iface, spec in vm.interfaces.items():
+            role = inv.dns.management if spec.network == "management" else inv.dns.workload
+            servers = spec.dns_servers or role.servers
+            for server in servers:
+                for entry in role.names:
+                    if ptr_only and not entry.ptr:
+                        continue
+                    probes.append(
+                        DnsProbe(vm.name, iface, spec.address, server, entry.name, entry.address,
+                                 show_server=len(servers) > 1, port=inv.dns.port)
+                    )
+    return probes
+
+
+def resolver_probes(inv: Inventory) -> list[ResolverProbe]:
+    """The VM's own resolver must resolve the management names (WCP-DNS-003)."""
+    return [
+        ResolverProbe(vm.name, entry.name, entry.address)
+        for vm in inv.supervisor.control_plane
+        for entry in inv.dns.management.names
+    ]
+
+
+def management_dependencies(inv: Inventory) -> list[tuple[IPv4Address, str]]:
+    """Addresses the Supervisor must reach over its management interface, with their role."""
+    deps: dict[IPv4Address, str] = {}
+    for server in inv.dns.management.servers:
+        deps.setdefault(server, "management DNS")
+    names = {entry.name.lower(): entry.address for entry in inv.dns.management.names}
+    for url, role in [(m, "NSX manager") for m in inv.nsx.managers] + (
+        [(inv.vcenter.url, "vCenter")] if inv.vcenter else []
+    ):
+        host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        try:
+            address = IPv4Address(host)
+        except ValueError:
+            address = names.get(host.lower())  # a name: use the address the inventory expects for it
+        if address is not None:
+            deps.setdefault(address, role)
+    for ntp in inv.ntp_servers:
+        deps.setdefault(ntp, "NTP")
+    return list(deps.items())
+
+
+def route_probes(inv: Inventory) -> list[RouteProbe]:
+    probes: list[RouteProbe] = []
+    for vm in inv.supervisor.control_plane:
+        _, mgmt = vm.management_interface
+        for address, role in management_dependencies(inv):
+            probes.append(RouteProbe(vm.name, mgmt.address.ip, address, role))
+    return probes
+
+
+def egress_probes(inv: Inventory) -> list[EgressProbe]:
+    return [
+        EgressProbe(vm.name, iface, spec.address.ip, inv.observer.address, inv.observer.port,
+                    inv.networks.egress_ip)
+        for vm in inv.supervisor.control_plane
+        for iface, spec in vm.workload_interfaces
+    ]
+
+
+def vip_ports(inv: Inventory) -> list[VipPort]:
+    return [VipPort(inv.api_vip.address, port, inv.api_vip.tls_name) for port in inv.api_vip.ports]
