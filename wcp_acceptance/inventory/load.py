@@ -102,6 +102,21 @@ def _has_deeper_error(error: dict[str, Any], errors: list[dict[str, Any]]) -> bo
     return any(len(o["loc"]) > len(loc) and tuple(o["loc"][: len(loc)]) == loc for o in errors)
 
 
+def _raw_problems(source: str, data: dict[str, Any]) -> list[str]:
+    """Cross-item checks that must run even when an item failed typed validation."""
+    problems: list[str] = []
+    vms = (data.get("supervisor") or {}).get("control_plane") if isinstance(data.get("supervisor"), dict) else None
+    if isinstance(vms, list):
+        seen: set[str] = set()
+        for index, vm in enumerate(vms):
+            name = vm.get("name") if isinstance(vm, dict) else None
+            if isinstance(name, str):
+                if name in seen:
+                    problems.append(f"{source}: supervisor.control_plane[{index}].name: duplicate VM name {name!r}")
+                seen.add(name)
+    return problems
+
+
 def parse_inventory(data: Any, source: str, base_dir: Path) -> Inventory:
     """Validate already-parsed YAML; raise :class:`InventoryError` with every problem."""
     if not isinstance(data, dict):
@@ -115,6 +130,7 @@ def parse_inventory(data: Any, source: str, base_dir: Path) -> Inventory:
             if error["type"] == "too_short" and _has_deeper_error(error, errors):
                 continue  # "must not be empty" only because every item was itself invalid
             problems.extend(_problem_lines(source, error))
+        problems.extend(p for p in _raw_problems(source, data) if p not in problems)
         raise InventoryError(problems) from None
 
 
