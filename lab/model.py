@@ -146,6 +146,9 @@ class SupervisorModel:
     nat_rules: list[NatRule] = field(default_factory=list)
     config_status: str = "RUNNING"
     kubernetes_status: str = "READY"
+    # the NCP pod in vmware-system-nsx: "Running", or a waiting reason such as "CrashLoopBackOff"
+    ncp_pod_state: str = "Running"
+    ncp_restart_count: int = 3
 
     # ---- names NCP derives -------------------------------------------------------------
     @property
