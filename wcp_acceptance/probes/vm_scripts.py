@@ -1,0 +1,140 @@
+"""The constant python3 programs the VMs run (and nothing else: the allow-list matches them verbatim).
+
+They only move bytes. The runner builds a DNS query with dnspython and parses the reply; the VM
+binds the interface's own address, **connects** the UDP socket (so an ICMP error comes back as
+ECONNREFUSED / EHOSTUNREACH / ENETUNREACH instead of a silent timeout), sends, waits, and prints
+exactly one JSON line. Standard library only, and no f-strings, so an old python3 on a VM runs them.
+
+DNS query, argv ``<src> <server> <port> <hex query> <timeout>``, prints one of::
+
+    {"ok": true, "reply": "<hex>", "elapsed": 0.004}
+    {"ok": false, "error": "timeout"|"icmp"|"send", "errno": 111, "text": "...", "elapsed": 2.0}
+
+Egress datagram, argv ``<src> <observer> <port> <nonce> <wait>``, prints one of::
+
+    {"sent": true, "port": 40123, "echo": "<text>"|null, "errno": null|113, "text": "...", "elapsed": 0.01}
+    {"sent": false, "errno": 101, "text": "[Errno 101] Network is unreachable"}
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wcp_acceptance.finding import ObservationError
+
+if TYPE_CHECKING:
+    from wcp_acceptance.commands import ReadOnlyRunner
+
+DNS_QUERY_SCRIPT = """\
+import json, socket, sys, time
+src, server, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+query, wait = bytes.fromhex(sys.argv[4]), float(sys.argv[5])
+def done(record):
+    sys.stdout.write(json.dumps(record) + "\\n")
+    sys.exit(0)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+start = time.monotonic()
+try:
+    sock.bind((src, 0))
+    sock.connect((server, port))
+    sock.send(query)
+except OSError as exc:
+    done({"ok": False, "error": "send", "errno": exc.errno, "text": str(exc), "elapsed": time.monotonic() - start})
+sock.settimeout(wait)
+try:
+    reply = sock.recv(65535)
+except socket.timeout:
+    done({"ok": False, "error": "timeout", "errno": None, "text": "no reply within %g s" % wait,
+          "elapsed": time.monotonic() - start})
+except OSError as exc:
+    done({"ok": False, "error": "icmp", "errno": exc.errno, "text": str(exc), "elapsed": time.monotonic() - start})
+done({"ok": True, "reply": reply.hex(), "elapsed": time.monotonic() - start})
+"""
+
+EGRESS_SEND_SCRIPT = """\
+import json, socket, sys, time
+src, observer, port, nonce, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+def done(record):
+    sys.stdout.write(json.dumps(record) + "\\n")
+    sys.exit(0)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+start = time.monotonic()
+try:
+    sock.bind((src, 0))
+    sock.connect((observer, port))
+    sock.send(nonce.encode())
+except OSError as exc:
+    done({"sent": False, "errno": exc.errno, "text": str(exc)})
+local_port = sock.getsockname()[1]
+sock.settimeout(wait)
+try:
+    echo = sock.recv(4096)
+except socket.timeout:
+    done({"sent": True, "port": local_port, "echo": None, "errno": None, "text": "",
+          "elapsed": time.monotonic() - start})
+except OSError as exc:
+    done({"sent": True, "port": local_port, "echo": None, "errno": exc.errno, "text": str(exc),
+          "elapsed": time.monotonic() - start})
+done({"sent": True, "port": local_port, "echo": echo.decode("utf-8", "replace"), "errno": None, "text": "",
+      "elapsed": time.monotonic() - start})
+"""
+
+_ICMP_NAMES = {
+    errno.ECONNREFUSED: "port unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+}
+
+
+@dataclass(frozen=True)
+class SenderResult:
+    """What the VM-side egress sender saw: whether it sent, and any echo or ICMP error that came back."""
+
+    sent: bool
+    icmp_error: str | None = None  # "port unreachable (...)", "host unreachable (...)", ...
+    echo: str | None = None  # the observer's reply, when it echoes
+    error: str | None = None  # the VM could not send at all (bind/route), with the errno text
+    source_port: int | None = None  # the UDP source port the VM used (None when not sent)
+    elapsed_s: float | None = None
+
+
+def send_egress_datagram(
+    runner: ReadOnlyRunner, src: str, observer: str, port: int, nonce: str, wait: float
+) -> SenderResult:
+    """From ``src`` on the VM, send ``nonce`` in one UDP datagram to ``observer:port``; wait ``wait`` s for a reply.
+
+    Raises :class:`~wcp_acceptance.finding.ObservationError` only when the sender could not run
+    (SSH, command timeout, no python3 on the VM).
+    """
+    argv = ["python3", "-c", EGRESS_SEND_SCRIPT, src, observer, str(port), nonce, f"{max(wait, 0.001):.3f}"]
+    result = runner.run(argv)
+    target = f"{runner.vm_name} {src} -> {observer}:{port}"
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    try:
+        record = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        record = None
+    if result.exit_status != 0 or not isinstance(record, dict):
+        why = "python3 is not installed on the VM" if result.exit_status == 127 else "the sender printed no result line"
+        raise ObservationError(target, f"{why} (exit {result.exit_status})", (result.evidence(),))
+    code = record.get("errno")
+    text = str(record.get("text") or "")
+    elapsed = record.get("elapsed")
+    elapsed_s = float(elapsed) if isinstance(elapsed, int | float) else None
+    if not record.get("sent"):
+        return SenderResult(sent=False, error=text or f"errno {code}")
+    icmp = None
+    if isinstance(code, int):
+        icmp = f"{_ICMP_NAMES.get(code, 'error')} ({text})"
+    port_used = record.get("port")
+    echo = record.get("echo")
+    return SenderResult(
+        sent=True,
+        icmp_error=icmp,
+        echo=str(echo) if echo is not None else None,
+        source_port=int(port_used) if isinstance(port_used, int) else None,
+        elapsed_s=elapsed_s,
+    )
