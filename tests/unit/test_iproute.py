@@ -11,6 +11,7 @@ import json
 import re
 from ipaddress import ip_address, ip_network
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def _routing(variant: str) -> PolicyRouting:
     )
 
 
-def _route_get_cases() -> list[object]:
+def _route_get_cases() -> list[Any]:
     cases = []
     for variant in VARIANTS:
         for path in sorted((DATA / variant).glob("route-get_*")):
