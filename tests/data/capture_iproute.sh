@@ -31,7 +31,8 @@ cleanup() {
         ip netns delete "${NS}"
     fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM  # exit runs the EXIT trap
 
 nsip() { ip -n "${NS}" "$@"; }
 

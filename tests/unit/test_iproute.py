@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,51 @@ def test_rules_to_lists_the_per_destination_rules() -> None:
 def test_parse_errors_name_the_command(parser: object, text: str, needle: str) -> None:
     with pytest.raises(ValueError, match=re.escape(needle)):
         parser(text)  # type: ignore[operator]
+
+
+# ------------------------------------------------------------------ the captures are reproducible
+
+SCRIPT = DATA.parent / "capture_iproute.sh"
+
+
+def _namespaces() -> set[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10, check=True)
+    return {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+
+
+def test_capture_script_reproduces_the_committed_captures_and_removes_its_namespace(tmp_path: Path) -> None:
+    run = subprocess.run(["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    namespace = re.search(r"namespace (wcpcap-\S+) removed", run.stdout)
+    assert namespace, run.stdout
+    assert namespace[1] not in _namespaces()
+    for variant in VARIANTS:
+        fresh = sorted(p.name for p in (tmp_path / variant).iterdir())
+        assert fresh == sorted(p.name for p in (DATA / variant).iterdir())
+        assert parse_rules((tmp_path / variant / "rule.json").read_text()) == parse_rules(
+            (DATA / variant / "rule.json").read_text()
+        )
+        for name in fresh:
+            if name.startswith("route-get_") and name.endswith(".json"):
+                assert parse_route_get((tmp_path / variant / name).read_text()) == parse_route_get(
+                    (DATA / variant / name).read_text()
+                ), f"{variant}/{name}"
+            elif name.endswith((".err", ".txt")):
+                assert (tmp_path / variant / name).read_text() == (DATA / variant / name).read_text()
+
+
+def test_capture_script_removes_its_namespace_when_it_fails(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    proc = subprocess.Popen(
+        ["bash", str(SCRIPT), str(blocker / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode != 0
+    assert "Not a directory" in stderr
+    assert not {ns for ns in _namespaces() if ns.startswith(f"wcpcap-{proc.pid}-")}
