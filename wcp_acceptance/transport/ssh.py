@@ -105,9 +105,13 @@ class VmSshBackend(ParamikoBackend):
             return None
         passphrase = spec.key_passphrase.reveal() if spec.key_passphrase is not None else None
         try:
-            return paramiko.PKey.from_path(Path(spec.key_file), password=passphrase)
+            return paramiko.PKey.from_path(Path(spec.key_file), password=passphrase.encode() if passphrase else None)
         except paramiko.PasswordRequiredException:
             raise self._fail(f"key file {spec.key_file} is encrypted and no key_passphrase is given") from None
+        except TypeError as exc:  # cryptography: "Key is password-protected, but password was not provided."
+            if passphrase is None and "password" in str(exc).lower():
+                raise self._fail(f"key file {spec.key_file} is encrypted and no key_passphrase is given") from None
+            raise self._fail(f"cannot load key file {spec.key_file}: {type(exc).__name__}") from None
         except (paramiko.SSHException, ValueError) as exc:
             hint = "wrong key_passphrase?" if passphrase else "not a private key paramiko can read"
             raise self._fail(f"cannot load key file {spec.key_file}: {type(exc).__name__} ({hint})") from None
@@ -186,16 +190,20 @@ class VmSshBackend(ParamikoBackend):
             return f"authentication refused for {spec.user} (tried {methods})"
         if isinstance(exc, paramiko.SSHException):
             text = str(exc)
+            transport = client.get_transport()
+            heard_banner = bool(transport is not None and transport.remote_version)
             if "not found in known_hosts" in text:
                 transport = client.get_transport()
                 offered = _fingerprint(transport.get_remote_server_key() if transport else None)
                 return (
                     f"host key for {hostkey_name} is not in known_hosts ({spec.known_hosts}): server offered {offered}"
                 )
-            if "banner" in text.lower():
+            if "banner" in text.lower() or not heard_banner:
                 return (
                     f"no SSH banner within {timeout:g} s (connect timeout): the port accepted TCP but did not speak SSH"
                 )
+            if "No existing session" in text:  # start_client gave up at the deadline, mid key exchange
+                return f"SSH key exchange did not finish within {timeout:g} s (connect timeout)"
             return f"SSH negotiation failed: {text or type(exc).__name__}"
         if isinstance(exc, TimeoutError):
             return f"SSH handshake did not finish within {timeout:g} s (connect timeout)"
