@@ -455,6 +455,15 @@ class NsxPolicySim(SimControls):
             self._builders = builders
             self._collections = {}
 
+    def reset(self, model: SupervisorModel | None = None) -> None:
+        """Back to a fresh start: a new model (or the same one), no sessions, faults, delays or log."""
+        if model is not None:
+            self.model = model
+        self.sessions.clear()
+        self.clear_faults()
+        self.clear_log()
+        self.refresh()
+
     def _nat_builder(self, tier1: str, section: str) -> Callable[[], list[dict[str, Any]]]:
         def build() -> list[dict[str, Any]]:
             # the model's rules are NCP's USER rules; INTERNAL and DEFAULT answer empty lists
@@ -550,7 +559,7 @@ class NsxPolicySim(SimControls):
         collection = self._collection(parent)
         if collection is not None and obj_id in collection.by_id:
             return self._json(200, collection.by_id[obj_id])
-        if collection is not None or parent.startswith("/infra/"):
+        if collection is not None:
             return self._error(404, 600, f"The requested object : {policy_path} could not be found. "
                                          "Object identifiers are case sensitive.")
         return self._error(400, 500012, f"The path=[{policy_path}] is invalid", module="Policy")

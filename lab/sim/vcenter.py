@@ -100,6 +100,14 @@ class VcenterSim(SimControls):
     def __repr__(self) -> str:
         return f"<VcenterSim cluster={self.model.cluster_moid}>"
 
+    def reset(self, model: SupervisorModel | None = None) -> None:
+        """Back to a fresh start: a new model (or the same one), no sessions, faults, delays or log."""
+        if model is not None:
+            self.model = model
+        self.sessions.clear()
+        self.clear_faults()
+        self.clear_log()
+
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
         return self.dispatch(method, target, headers, body, self._route, self._fault_response)
 
