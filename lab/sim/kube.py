@@ -32,6 +32,7 @@ import bisect
 import hashlib
 import ipaddress
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -379,6 +380,16 @@ class KubeApiSim:
             return [r for r in self.requests if r.path.startswith(path_prefix)]
 
     # ---- state -------------------------------------------------------------------------------
+    def reset(self, model: SupervisorModel) -> None:
+        """Serve ``model`` from now on, as a new server would: no snapshots, faults or request log."""
+        self.clear_faults()
+        with self._lock:
+            self.model = model
+            self.requests.clear()
+            self._snapshots.clear()
+            self._signatures.clear()
+        self.refresh()
+
     def refresh(self) -> None:
         """Take a new snapshot of every kind now (after editing model objects in place)."""
         with self._lock:
@@ -864,6 +875,11 @@ class KubeApiHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet; the app keeps a log
         return
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms per answer
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _dispatch(self) -> None:
         app: KubeApiSim = self.server.app  # type: ignore[attr-defined]
