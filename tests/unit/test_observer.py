@@ -89,7 +89,7 @@ def test_wait_is_bounded_by_its_timeout(observer):
     observer.expect("never-sent")
     start = time.monotonic()
     assert observer.wait("never-sent", 0.3) is None
-    assert 0.3 <= time.monotonic() - start < 0.8
+    assert 0.3 <= time.monotonic() - start < 1.3
 
 
 def test_wait_returns_as_soon_as_the_datagram_arrives(observer):
@@ -118,7 +118,7 @@ def test_close_is_prompt_and_frees_the_port():
     port = obs.port
     start = time.monotonic()
     obs.close()
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 1.5
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
         again.bind((OBSERVER, port))
 
@@ -255,7 +255,7 @@ def test_observe_egress_when_the_vm_cannot_send(runner, observer):
 
     start = time.monotonic()
     obs = observe_egress(runner, observer, probe(observer.port), 2.0, send=cannot_send)
-    assert time.monotonic() - start < 0.5  # nothing was sent: no waiting for it
+    assert time.monotonic() - start < 1.0  # nothing was sent: no waiting for it
     assert calls == [(VM_SOURCE, OBSERVER, observer.port, 2.0)]
     assert not obs.arrived
     assert obs.sender_error == "[Errno 99] Cannot assign requested address"
@@ -270,4 +270,4 @@ def test_observe_egress_never_arrived_is_bounded(runner, observer):
     obs = observe_egress(runner, observer, probe(observer.port), 0.4, send=silent)
     assert not obs.arrived
     assert obs.timeout_s == 0.4
-    assert time.monotonic() - start < 0.4 + 0.5
+    assert time.monotonic() - start < 0.4 + 0.8

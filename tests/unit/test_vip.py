@@ -197,7 +197,7 @@ def test_listener_that_never_speaks_ends_the_tls_step_within_the_timeout(ca_file
         obs = observe_vip(vip(silent.getsockname()[1]), ca_file, FAST)
         elapsed = time.monotonic() - start
 
-    assert elapsed < FAST.connect + 0.5
+    assert elapsed < FAST.connect + 1.0
     expect(check_vip_tcp(obs))
     finding = check_vip_tls(obs)
     assert not finding.ok
@@ -211,7 +211,7 @@ def test_apiserver_that_never_answers_ends_the_version_step_within_the_timeout(c
     obs = observe_vip(vip(server.port), ca_file, FAST)
     elapsed = time.monotonic() - start
 
-    assert elapsed < FAST.connect + FAST.api + 0.5
+    assert elapsed < FAST.connect + FAST.api + 1.0
     expect(check_vip_tls(obs))
     finding = check_vip_version(obs)
     assert not finding.ok
