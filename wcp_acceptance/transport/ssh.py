@@ -248,7 +248,10 @@ class VmSshBackend(ParamikoBackend):
             out, err = self._collect(chan, deadline, expired, line, limit)
             if not chan.status_event.wait(max(0.0, deadline - time.monotonic())) or expired.is_set():
                 raise CommandTimeout(self.target, line, limit)
-            return chan.recv_exit_status(), out, err
+            status = chan.recv_exit_status()
+            if status == -1 and not transport.is_active():
+                raise self._fail(f"SSH connection lost while running {line.split(' ', 1)[0]} (no exit status)")
+            return status, out, err
         except CommandTimeout:
             raise
         except (paramiko.SSHException, OSError, EOFError) as exc:
