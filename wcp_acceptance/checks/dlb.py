@@ -196,6 +196,13 @@ class DlbComparison:
         causes: list[str] = []
         involved: list[DlbVirtualServer] = []
         plain: list[ServicePort] = []
+        if not self.servers:
+            clusters = sorted({vs.cluster for found in self.others_by_key.values() for vs in found if vs.cluster})
+            seen = f"; the virtual servers seen carry ncp/cluster={', '.join(clusters[:3])}" if clusters else ""
+            causes.append(f"no virtual server on {self.lb_service_path} carries ncp/cluster={self.cluster} and "
+                          f"ncp/created_for=DLB ({self.seen_total} virtual servers seen in all{seen}): the cluster "
+                          "name or DLB lb-service is wrong, or NCP has realised no Service at all (nsx-ncp pod in "
+                          "vmware-system-nsx)")
         for port in self.missing:
             cause, servers = self.explain_missing(port)
             if cause:
@@ -203,12 +210,7 @@ class DlbComparison:
                 involved.extend(vs for vs in servers if vs not in involved)
             else:
                 plain.append(port)
-        if plain and not self.servers:
-            causes.append(f"no virtual server on {self.lb_service_path} carries ncp/cluster={self.cluster} and "
-                          f"ncp/created_for=DLB ({self.seen_total} virtual servers seen in all): the cluster name "
-                          "or DLB lb-service is wrong, or NCP has realised no Service at all (nsx-ncp pod in "
-                          "vmware-system-nsx)")
-        elif plain:
+        if plain and self.servers:
             causes.append(f"NCP has not realised {len(plain)} Service port(s) "
                           f"({', '.join(str(p) for p in plain[:5])}{' ...' if len(plain) > 5 else ''}): look at the "
                           "nsx-ncp logs in vmware-system-nsx and the Services' ncp/error.* annotations")
