@@ -118,6 +118,7 @@ RESOURCES: dict[str, Resource] = {
     r.plural: r
     for r in (
         Resource("configmaps", "configmap", "ConfigMap", True, ("cm",)),
+        Resource("events", "event", "Event", True, ("ev",)),
         Resource("namespaces", "namespace", "Namespace", False, ("ns",)),
         Resource("pods", "pod", "Pod", True, ("po",), ("all",)),
         Resource("services", "service", "Service", True, ("svc",), ("all",)),
@@ -412,7 +413,8 @@ class KubeApiSim:
 
     def _builders(self) -> dict[str, Callable[[], list[tuple[str, str, JsonDict]]]]:
         return {"services": self._build_services, "namespaces": self._build_namespaces,
-                "configmaps": self._build_configmaps, "pods": self._build_pods}
+                "configmaps": self._build_configmaps, "pods": self._build_pods,
+                "events": lambda: []}  # kubectl describe lists events; the lab records none
 
     def _snapshot(self, plural: str, force: bool = False) -> _Snapshot:
         """The current snapshot of ``plural``; a new one if the model changed. Caller holds the lock."""
@@ -827,6 +829,13 @@ def _pod_cells(obj: JsonDict, now: datetime) -> list[object]:
 
 
 TABLE_PRINTERS: dict[str, tuple[list[JsonDict], Callable[[JsonDict, datetime], list[object]]]] = {
+    "events": ([
+        _col("Last Seen", "string", "Last time the event occurred"),
+        _col("Type", "string", "Type of this event (Normal, Warning)"),
+        _col("Reason", "string", "Reason why the action was taken."),
+        _col("Object", "string", "The object that this event is about."),
+        _col("Message", "string", "A human-readable description of the status of this operation."),
+    ], lambda obj, now: [_age(obj, now), obj.get("type", ""), obj.get("reason", ""), "", obj.get("message", "")]),
     "services": ([
         _col("Name", "string", "Name must be unique within a namespace.", fmt="name"),
         _col("Type", "string", "type determines how the Service is exposed."),

@@ -74,7 +74,7 @@ def test_discovery_documents(lab: KubeLab) -> None:
     assert api["serverAddressByClientCIDRs"][0]["serverAddress"] == f"{lab.server.host}:{lab.server.port}"
     assert raw_request(lab, "/apis").json()["kind"] == "APIGroupList"
     resources = {r["name"]: r for r in raw_request(lab, "/api/v1").json()["resources"]}
-    assert set(resources) == {"services", "namespaces", "configmaps", "pods"}
+    assert set(resources) == {"services", "namespaces", "configmaps", "pods", "events"}
     assert resources["services"]["kind"] == "Service"
     assert resources["services"]["shortNames"] == ["svc"]
     assert resources["services"]["namespaced"] is True

@@ -97,6 +97,14 @@ def test_kubectl_shows_the_ncp_pod_and_its_config(lab: KubeLab) -> None:
     assert f"nsx_api_managers = {lab.app.model.nsx_manager}:443" in ini.stdout.splitlines()
 
 
+def test_kubectl_describe_config_map_as_the_field_report_does(lab: KubeLab) -> None:
+    result = lab.kubectl("describe", "ConfigMap", "nsx-ncp-config", "-n", "vmware-system-nsx",
+                         timeout=SUBPROCESS_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    managers = [line for line in result.stdout.splitlines() if "manager" in line]
+    assert managers == [f"nsx_api_managers = {lab.app.model.nsx_manager}:443"]
+
+
 def test_kubectl_reads_the_server_version(lab: KubeLab) -> None:
     result = lab.kubectl("version", "-o", "json", timeout=SUBPROCESS_TIMEOUT)
     assert result.returncode == 0, result.stderr
