@@ -22,7 +22,7 @@ from wcp_acceptance.report.run import RunDir
 from wcp_acceptance.report.summary import TestRecord, cron_line, write_summary
 from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe, RouteProbe, ServicePort, VipPort
 
-pytest_plugins = ["fixtures.site"]
+pytest_plugins = ["fixtures.site", "fixtures.vms", "fixtures.apis", "fixtures.observations"]
 
 ROOT = Path(__file__).resolve().parent
 LIVE_DIR = ROOT / "tests_live"
@@ -101,6 +101,9 @@ def pytest_configure(config: pytest.Config) -> None:
         inventory = load_inventory(path)
     except InventoryError as exc:
         raise pytest.UsageError("invalid inventory:\n" + "\n".join(exc.problems)) from None
+    config.stash[INVENTORY] = inventory
+    if config.option.collectonly:
+        return  # validating and listing writes no report
     report_root = Path(option(config, "report_dir") or "reports")
     if not report_root.is_absolute():
         report_root = config.invocation_params.dir / report_root
@@ -109,7 +112,6 @@ def pytest_configure(config: pytest.Config) -> None:
         run_dir = RunDir.create(report_root, inventory.name, started)
     except OSError as exc:
         raise pytest.UsageError(f"cannot create the report directory under {report_root}: {exc}") from None
-    config.stash[INVENTORY] = inventory
     config.stash[RUN] = SuiteRun(inventory, run_dir, started)
     if not config.getoption("htmlpath", None):
         config.option.htmlpath = str(run_dir.html)

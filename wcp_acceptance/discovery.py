@@ -40,3 +40,24 @@ def cluster_from_extpoolid(annotations: Iterable[Mapping[str, str]]) -> str | No
         if "-ippool-" in value:
             return value.split("-ippool-", 1)[0]
     return None
+
+
+def _tags(obj: Mapping[str, object]) -> dict[str, str]:
+    tags = obj.get("tags") or []
+    return {str(t.get("scope")): str(t.get("tag")) for t in tags if isinstance(t, Mapping)}  # type: ignore[union-attr]
+
+
+def dlb_service_path(lb_services: Iterable[Mapping[str, object]], cluster: str) -> str | None:
+    """The path of the cluster's DLB lb-service (size DLB, tagged ``ncp/cluster``), if NSX lists one."""
+    for service in lb_services:
+        if service.get("size") == "DLB" and _tags(service).get("ncp/cluster") == cluster:
+            return str(service.get("path") or f"/infra/lb-services/{service.get('id')}")
+    for service in lb_services:  # untagged: fall back to NCP's naming
+        if service.get("size") == "DLB" and service.get("id") == f"clusterip_{cluster}_dlb":
+            return str(service.get("path") or f"/infra/lb-services/{service.get('id')}")
+    return None
+
+
+def supervisor_tier1s(tier1s: Iterable[Mapping[str, object]], cluster: str) -> list[str]:
+    """Ids of the Tier-1 gateways NCP created for this cluster (tagged ``ncp/cluster``)."""
+    return [str(t.get("id")) for t in tier1s if _tags(t).get("ncp/cluster") == cluster]

@@ -72,5 +72,8 @@ def cron_line(inventory: str, records: list[TestRecord], exit_code: int, report:
     t = totals(records)
     counts = ", ".join(f"{t[o]} {o}" for o in OUTCOMES)
     where = f" report={report}" if report else ""
-    verdict = "HEALTHY" if exit_code == 0 else "UNHEALTHY" if exit_code == 1 else "NOT RUN"
+    if not records:
+        verdict = "NO CHECKS RAN"
+    else:
+        verdict = "HEALTHY" if exit_code == 0 else "UNHEALTHY" if exit_code == 1 else "INCOMPLETE"
     return f"wcp-acceptance {inventory}: {verdict} exit={exit_code} {counts}{where}"

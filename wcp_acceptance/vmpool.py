@@ -1,0 +1,110 @@
+"""One SSH connection per control-plane VM, made on first use and reused by every check.
+
+A VM that cannot be reached costs one connect timeout: the failure is remembered and raised
+again (as the same readable ObservationError) for each of that VM's checks, while the other
+VMs' checks go on. The VM's routing (rules, tables and the ``ip route get`` answers the checks
+need) is read once per VM as well.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from wcp_acceptance.commands import ReadOnlyRunner
+from wcp_acceptance.finding import ObservationError
+from wcp_acceptance.inventory import Inventory
+from wcp_acceptance.inventory.model import ControlPlaneVm
+from wcp_acceptance.iproute import PolicyRouting
+from wcp_acceptance.plan import management_dependencies
+from wcp_acceptance.probes.routing import RoutingRaw, collect_routing
+from wcp_acceptance.transport.ssh import VmConnection, connect_vm
+
+BUILTIN_TABLES = {"main", "local", "default", "unspec"}
+
+
+@dataclass(frozen=True)
+class VmRouting:
+    """A VM's policy routing, parsed, with the raw ``ip -j`` output kept for evidence."""
+
+    raw: RoutingRaw
+    routing: PolicyRouting
+    workload_tables: tuple[str, ...]
+
+    def route_get(self, dst: IPv4Address | str, src: IPv4Address | str) -> str | None:
+        """The VM's ``ip -j route get dst from src`` answer, or the kernel's refusal text."""
+        key = (str(dst), str(src))
+        return self.raw.route_gets.get(key) or self.raw.route_get_errors.get(key)
+
+
+def route_pairs(inv: Inventory, vm: ControlPlaneVm) -> list[tuple[str, str]]:
+    """Every (destination, source) a check on ``vm`` may want the kernel's answer for."""
+    pairs: list[tuple[str, str]] = []
+    _, mgmt = vm.management_interface
+    for address, _role in management_dependencies(inv):
+        pairs.append((str(address), str(mgmt.address.ip)))
+    for spec in vm.interfaces.values():
+        role = inv.dns.management if spec.network == "management" else inv.dns.workload
+        for server in spec.dns_servers or role.servers:
+            pairs.append((str(server), str(spec.address.ip)))
+    return list(dict.fromkeys(pairs))
+
+
+class VmPool:
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self._vms = {vm.name: vm for vm in inventory.supervisor.control_plane}
+        self._connections: dict[str, VmConnection] = {}
+        self._failures: dict[str, ObservationError] = {}
+        self._routing: dict[str, VmRouting | ObservationError] = {}
+        self._lock = threading.Lock()
+
+    def vm(self, name: str) -> ControlPlaneVm:
+        return self._vms[name]
+
+    def connection(self, name: str) -> VmConnection:
+        with self._lock:
+            if name in self._failures:
+                failure = self._failures[name]
+                raise ObservationError(failure.target, failure.cause, failure.evidence)
+            if name not in self._connections:
+                try:
+                    self._connections[name] = connect_vm(self._vms[name], self.inventory.timeouts)
+                except ObservationError as error:
+                    self._failures[name] = error
+                    raise
+            return self._connections[name]
+
+    def runner(self, name: str) -> ReadOnlyRunner:
+        return self.connection(name).runner(self.inventory.timeouts.command)
+
+    def routing(self, name: str) -> VmRouting:
+        cached = self._routing.get(name)
+        if isinstance(cached, ObservationError):
+            raise ObservationError(cached.target, cached.cause, cached.evidence)
+        if cached is not None:
+            return cached
+        vm = self._vms[name]
+        try:
+            raw = collect_routing(self.runner(name), route_pairs(self.inventory, vm))
+            local = [str(spec.address.ip) for spec in vm.interfaces.values()]
+            routing = PolicyRouting.from_json(raw.rules_json, raw.routes_json, local)
+        except ObservationError as error:
+            self._routing[name] = error
+            raise
+        except ValueError as error:  # output that does not parse: we could not observe it
+            failure = ObservationError(f"{name} routing", f"unreadable ip -j output: {error}")
+            self._routing[name] = failure
+            raise failure from None
+        workload_devs = {iface for iface, _ in vm.workload_interfaces}
+        tables = sorted({r.table for r in routing.routes
+                         if r.table not in BUILTIN_TABLES and r.dev in workload_devs})
+        result = VmRouting(raw, routing, tuple(tables))
+        self._routing[name] = result
+        return result
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
