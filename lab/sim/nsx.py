@@ -88,6 +88,7 @@ class SimControls:
     _faults: list[Fault] = field(default_factory=list)
     _delays: list[tuple[str, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _generation: int = 0  # bumped by clear_log/clear_faults: a request older than that is not logged
 
     def fail(self, prefix: str, status: int, times: int | None = 1, *, retry_after: float | None = None,
              error_code: int | str | None = None, message: str | None = None, method: str | None = None) -> Fault:
@@ -106,10 +107,12 @@ class SimControls:
         with self._lock:
             self._faults.clear()
             self._delays.clear()
+            self._generation += 1
 
     def clear_log(self) -> None:
         with self._lock:
             self.requests.clear()
+            self._generation += 1
 
     def requests_to(self, prefix: str, method: str | None = "GET") -> list[RequestRecord]:
         with self._lock:
@@ -141,9 +144,14 @@ class SimControls:
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        generation = self._generation
         pause = self._delay_for(path)
         if pause:
             time.sleep(pause)
+            if generation != self._generation:
+                # the test that asked for this delay is over (its client gave up): neither log this request
+                # nor let it consume the next test's faults
+                return 503, [("Content-Type", "text/plain")], b"delayed request outlived a reset"
         fault = self._take_fault(method, path)
         response = fault_response(fault) if fault is not None else handler(method, path, query, headers, body)
         self._record(method, path, query, response[0])
