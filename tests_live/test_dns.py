@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import pytest
-
 from wcp_acceptance.checks.dns import check_a_record, check_ptr_round_trip, check_vm_resolver
 from wcp_acceptance.finding import expect
+from wcp_acceptance.observations import DnsObservation, ResolverObservation
 
 pytestmark = pytest.mark.dns
 
 
 @pytest.mark.check_id("WCP-DNS-001")
-def test_name_resolves(a_observation, dns_diagnosis) -> None:
+def test_name_resolves(a_observation: DnsObservation, dns_diagnosis: dict[str, object]) -> None:
     """The name resolves (A) from the interface's own address, sent from the VM itself."""
     expect(check_a_record(a_observation, **dns_diagnosis))
 
 
 @pytest.mark.check_id("WCP-DNS-002")
-def test_reverse_lookup_round_trips(ptr_observation) -> None:
+def test_reverse_lookup_round_trips(ptr_observation: DnsObservation) -> None:
     """The address's PTR record names the host again (case-insensitive)."""
     expect(check_ptr_round_trip(ptr_observation))
 
 
 @pytest.mark.check_id("WCP-DNS-003")
-def test_vm_resolver_resolves_management_name(resolver_observation) -> None:
+def test_vm_resolver_resolves_management_name(resolver_observation: ResolverObservation) -> None:
     """The VM's own resolver (resolv.conf, nsswitch) resolves the management names."""
     expect(check_vm_resolver(resolver_observation))

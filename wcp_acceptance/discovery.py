@@ -43,8 +43,10 @@ def cluster_from_extpoolid(annotations: Iterable[Mapping[str, str]]) -> str | No
 
 
 def _tags(obj: Mapping[str, object]) -> dict[str, str]:
-    tags = obj.get("tags") or []
-    return {str(t.get("scope")): str(t.get("tag")) for t in tags if isinstance(t, Mapping)}  # type: ignore[union-attr]
+    tags = obj.get("tags")
+    if not isinstance(tags, list):
+        return {}
+    return {str(t.get("scope")): str(t.get("tag")) for t in tags if isinstance(t, Mapping)}
 
 
 def dlb_service_path(lb_services: Iterable[Mapping[str, object]], cluster: str) -> str | None:

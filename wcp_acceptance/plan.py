@@ -50,6 +50,7 @@ def management_dependencies(inv: Inventory) -> list[tuple[IPv4Address, str]]:
         [(inv.vcenter.url, "vCenter")] if inv.vcenter else []
     ):
         host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        address: IPv4Address | None
         try:
             address = IPv4Address(host)
         except ValueError:

@@ -34,5 +34,5 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return repr(self)
 
-    def __reduce__(self) -> object:  # never pickle the clear value (xdist, caches)
+    def __reduce__(self) -> str | tuple[object, ...]:  # never pickle the clear value (xdist, caches)
         raise TypeError("a Secret cannot be pickled")

@@ -58,7 +58,7 @@ def suite(tmp_path: Path) -> Callable[..., SuiteRun]:
         start = time.monotonic()
         result = run_suite(["--inventory", str(inventory), "--report-dir", str(reports), *args], env=env)
         elapsed = time.monotonic() - start
-        latest = [p for p in reports.glob("*/latest")]
+        latest = list(reports.glob("*/latest"))
         run_dir = latest[0].resolve() if latest else None
         summary = json.loads((run_dir / "summary.json").read_text()) if run_dir else {}
         return SuiteRun(result, run_dir, summary, elapsed)

@@ -53,7 +53,7 @@ def test_2500_services_and_virtual_servers_are_all_seen_in_one_list_sequence_eac
     services = len(model.services)
     dlb_servers = [vs for vs in model.virtual_servers if vs.created_for == "DLB"]
     assert len(dlb_servers) >= 2500
-    service_lists = [r for r in stack.kube.list_requests("/api/v1/services")]
+    service_lists = stack.kube.list_requests("/api/v1/services")
     assert len(service_lists) == math.ceil(services / 500)  # limit=500 with continue, nothing more
     vs_lists = stack.nsx.requests_to("/policy/api/v1/infra/lb-virtual-servers")
     assert len(vs_lists) == math.ceil(len(model.virtual_servers) / 1000)  # page_size=1000 with cursor
@@ -109,7 +109,7 @@ def test_a_slow_nsx_times_out_within_the_api_timeout(start_stack, suite) -> None
     run = suite(stack.write_inventory(data), *DLB_AND_VIP)
     (entry,) = run.entries("WCP-DLB-001")
     assert entry["outcome"] == "error"
-    assert "1" in entry["cause"] and "s" in entry["cause"]
+    assert "within 1 s" in entry["cause"]
     assert entry["duration_s"] < 8  # a bounded number of tries of 1 s each, not the 20 s the server takes
     assert (run.run_dir / "summary.json").is_file()
 

@@ -32,7 +32,7 @@ def test_summary_json_matches_the_run(start_stack, suite) -> None:
     assert summary["read_only"] is True
     assert summary["started_at"] <= summary["finished_at"]
     # junit.xml and summary.json describe the same tests with the same outcomes
-    suite_el = ET.parse(run.run_dir / "junit.xml").getroot().find("testsuite")
+    suite_el = ET.parse(run.run_dir / "junit.xml").getroot().find("testsuite")  # noqa: S314 - our own output
     junit = {}
     for case in suite_el.iter("testcase"):
         outcome = "failed" if case.find("failure") is not None else "error" if case.find("error") is not None \
@@ -44,7 +44,9 @@ def test_summary_json_matches_the_run(start_stack, suite) -> None:
     (dlb,) = run.entries("WCP-DLB-001")
     assert dlb["outcome"] == "failed"
     assert "10.96.0.10:53/UDP" in dlb["observed"] or any("10.96.0.10:53/UDP" in e for e in dlb["evidence"])
-    assert dlb["expected"] and dlb["cause"] and dlb["evidence"]
+    assert dlb["expected"]
+    assert dlb["cause"]
+    assert dlb["evidence"]
     for entry in summary["tests"]:
         assert set(entry) >= {"check_id", "nodeid", "title", "target", "outcome", "duration_s"}
     # the HTML stands alone (no side files) and carries the evidence of the failure only
