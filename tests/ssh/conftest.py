@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import dns.exception
-import dns.message
-import dns.query
 import pytest
 
 from lab.sshd import Sshd
+from tests.support.dnsmasq import Dnsmasq, run_dnsmasq
 from wcp_acceptance.commands import ReadOnlyRunner
 from wcp_acceptance.inventory.model import ControlPlaneVm, Timeouts
 from wcp_acceptance.transport.ssh import VmConnection, connect_vm
 
-DNSMASQ = "/usr/sbin/dnsmasq"
 VCENTER = ("vcenter.corp.local", "192.168.10.20")  # records only: nothing is ever sent there
 NSX = ("nsx.corp.local", "192.168.10.30")
 TIMEOUTS = Timeouts(connect=2.0, command=10.0, dns=1.0, api=5.0, egress=1.0)
@@ -76,75 +71,11 @@ def runner(connection: VmConnection) -> ReadOnlyRunner:
     return connection.runner()
 
 
-def _free_udp_tcp_port() -> int:
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port on 127.0.0.1")
-
-
-class Dnsmasq:
-    """dnsmasq answering for corp.local on 127.0.0.1:<port>; ``log()`` shows each query's source."""
-
-    def __init__(self, port: int, workdir: Path, process: subprocess.Popen[bytes]) -> None:
-        self.address = "127.0.0.1"
-        self.port = port
-        self.log_path = workdir / "dnsmasq.log"
-        self.process = process
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="session")
 def dnsmasq() -> Iterator[Dnsmasq]:
-    port = _free_udp_tcp_port()
-    with tempfile.TemporaryDirectory(prefix="wcp-dnsmasq-") as tmp:
-        workdir = Path(tmp)
-        argv = [
-            DNSMASQ,
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--pid-file=",
-            "--listen-address=127.0.0.1",
-            f"--port={port}",
-            "--bind-interfaces",
-            "--local=/corp.local/",  # authoritative: unknown names are NXDOMAIN, never forwarded
-            f"--host-record={VCENTER[0]},{VCENTER[1]}",
-            f"--host-record={NSX[0]},{NSX[1]}",
-            "--log-queries",
-            f"--log-facility={workdir / 'dnsmasq.log'}",
-        ]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            server = Dnsmasq(port, workdir, process)
-            deadline = time.monotonic() + 10
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"dnsmasq exited: {process.stderr.read().decode() if process.stderr else ''}")
-                try:
-                    dns.query.udp(dns.message.make_query(VCENTER[0], "A"), "127.0.0.1", timeout=0.2, port=port)
-                    break
-                except (dns.exception.Timeout, OSError):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("dnsmasq did not answer within 10 s") from None
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    with tempfile.TemporaryDirectory(prefix="wcp-dnsmasq-") as tmp, \
+            run_dnsmasq(Path(tmp), dict([VCENTER, NSX])) as server:
+        yield server
 
 
 @pytest.fixture
