@@ -210,7 +210,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and record.outcome == "passed":
         record.outcome = "skipped"
         longrepr = report.longrepr
-        record.skip_reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        record.skip_reason = reason.removeprefix("Skipped: ")
     elif report.failed:
         record.outcome = "failed" if report.when == "call" else "error"
         value = excinfo.value if excinfo else None
