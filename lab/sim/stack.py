@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lab.kubeconfig import write_kubeconfig
 from lab.model import SupervisorModel
@@ -94,8 +96,12 @@ class SimStack:
         """A complete inventory: the APIs are the simulators; VMs, DNS and observer are loopback."""
         (self.workdir / "nsx-password").write_text(self.nsx_password + "\n")
         (self.workdir / "vc-password").write_text(self.vc_password + "\n")
-        key = self.workdir / "id_unused"
-        key.write_text("not a key: these VMs are only contacted by tests that start an sshd\n")
+        key = self.workdir / "id_ed25519"  # a real key nothing trusts: VMs answer only where a test starts sshd
+        if not key.exists():
+            private = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+            key.write_bytes(private)
+            key.chmod(0o600)
         vms = []
         for index in range(3):
             vms.append({

@@ -131,3 +131,12 @@ def test_relative_paths_are_relative_to_the_inventory(tmp_path: Path) -> None:
     data["nsx"]["ca_file"] = "ca.pem"
     inv = load_inventory(write(tmp_path, data))
     assert inv.nsx.ca_file == tmp_path / "ca.pem"
+
+
+def test_a_key_file_that_is_not_a_private_key_is_refused(tmp_path: Path) -> None:
+    not_a_key = tmp_path / "id_rsa.pub"
+    not_a_key.write_text("ssh-ed25519 AAAAC3Nza... user@host\n")
+    data = example_data()
+    data["supervisor"]["control_plane"][0]["ssh"] = {"key_file": str(not_a_key), "insecure_skip_host_key_check": True}
+    (line,) = problems(write(tmp_path, data))
+    assert line.endswith(f"supervisor.control_plane[0].ssh.key_file: {not_a_key} is not a PEM or OpenSSH private key")

@@ -87,7 +87,19 @@ def _to_https_url(value: Any) -> str:
     return f"https://{parts.netloc}"
 
 
+def _to_private_key_file(value: Any, info: ValidationInfo) -> Path:
+    path = _to_readable_file(value, info)
+    try:
+        head = path.read_text(encoding="ascii", errors="replace")[:4096]
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if "PRIVATE KEY-----" not in head:
+        raise ValueError(f"{path} is not a PEM or OpenSSH private key")
+    return path
+
+
 SecretValue = Annotated[Secret, BeforeValidator(_to_secret)]
+PrivateKeyFile = Annotated[Path, BeforeValidator(_to_private_key_file)]
 ReadableFile = Annotated[Path, BeforeValidator(_to_readable_file)]
 HttpsUrl = Annotated[str, BeforeValidator(_to_https_url)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -101,7 +113,7 @@ class SshSpec(_Model):
     user: str = "root"
     port: Port = 22
     password: SecretValue | None = None
-    key_file: ReadableFile | None = None
+    key_file: PrivateKeyFile | None = None
     key_passphrase: SecretValue | None = None
     known_hosts: ReadableFile | None = None
     insecure_skip_host_key_check: bool = False
