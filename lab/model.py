@@ -8,10 +8,15 @@ both the Kubernetes side and the NSX side stay consistent.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
+import json
+import types
+import typing
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 SEED_SERVICES: tuple[tuple[str, str, str, tuple[tuple[str | None, int, str], ...]], ...] = (
     # (namespace, name, ClusterIP, ((port name, port, protocol), ...)) -- the seed's 30 DLB rows
@@ -51,6 +56,32 @@ SEED_LOAD_BALANCERS: dict[tuple[str, str], str] = {
     ("kube-system", "kube-apiserver-lb-svc"): "172.16.1.2",
     ("vmware-system-csi", "csi-vsphere-csi-controller"): "172.16.1.1",
 }
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    """Rebuild a value of type ``kind`` (dataclass, list/tuple/dict of them, optional) from its JSON form."""
+    origin = typing.get_origin(kind)
+    if value is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        return _decode(options[0], value) if len(options) == 1 else value
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        return [_decode(item, v) for v in value]
+    if origin is tuple:
+        args = typing.get_args(kind)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict:
+        _key_type, item = typing.get_args(kind)
+        return {k: _decode(item, v) for k, v in value.items()}
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        return kind(**{f.name: _decode(hints[f.name], value[f.name])
+                       for f in dataclasses.fields(kind) if f.init and f.name in value})
+    return value
 
 
 def stable_uuid(*parts: object) -> str:
@@ -167,7 +198,77 @@ class SupervisorModel:
     def namespaces(self) -> list[str]:
         return sorted({s.namespace for s in self.services} | {"vmware-system-nsx", "kube-system", "default"})
 
+    # ---- JSON round trip (the lab hands the model to simulator processes as a file) -----------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SupervisorModel:
+        model = _decode(cls, data)
+        if not isinstance(model, cls):
+            raise TypeError(f"not a {cls.__name__}: {type(data).__name__}")
+        return model
+
+    @classmethod
+    def from_json(cls, text: str) -> SupervisorModel:
+        return cls.from_dict(json.loads(text))
+
     # ---- building ------------------------------------------------------------------------
+    @classmethod
+    def for_site(
+        cls,
+        *,
+        cluster_moid: str,
+        vcenter_uuid: str,
+        supervisor_name: str,
+        nsx_manager: str,
+        api_vip: str,
+        management_ips: list[str],
+        workload_ips: list[str],
+        master_dns: list[str],
+        worker_dns: list[str],
+        namespace_network: str,
+        service_cidr: str,
+        ingress_cidr: str,
+        egress_cidr: str,
+        egress_ip: str,
+    ) -> SupervisorModel:
+        """The seed's Services on another address plan (plain values, e.g. from a lab topology).
+
+        ClusterIPs keep their offset inside the Service CIDR; kube-apiserver-lb-svc gets ``api_vip``
+        and the other LoadBalancer the first free address of the ingress range."""
+        model = cls(cluster_moid=cluster_moid, vcenter_uuid=vcenter_uuid, supervisor_name=supervisor_name,
+                    nsx_manager=nsx_manager, api_vip=api_vip, api_servers_management_ips=list(management_ips),
+                    workload_ips=list(workload_ips), master_dns=list(master_dns), worker_dns=list(worker_dns),
+                    namespace_network=namespace_network, service_cidr=service_cidr, ingress_cidr=ingress_cidr,
+                    egress_cidr=egress_cidr, egress_ip=egress_ip)
+        seed_net = ipaddress.ip_network("10.96.0.0/23")
+        service_net = ipaddress.ip_network(service_cidr)
+        ingress = ipaddress.ip_network(ingress_cidr)
+        spare = (str(ip) for ip in ingress.hosts() if str(ip) != api_vip)
+        lb_ips = {key: (api_vip if key == ("kube-system", "kube-apiserver-lb-svc") else next(spare))
+                  for key in SEED_LOAD_BALANCERS}
+        for namespace, name, ip, ports in SEED_SERVICES:
+            offset = int(ipaddress.ip_address(ip)) - int(seed_net.network_address)
+            if offset >= service_net.num_addresses:
+                raise ValueError(f"service CIDR {service_cidr} is too small for {namespace}/{name} (offset {offset})")
+            lb_ip = lb_ips.get((namespace, name))
+            model.services.append(
+                ServiceSpec(
+                    namespace,
+                    name,
+                    str(service_net.network_address + offset),
+                    [ServicePortSpec(port, proto, pname) for pname, port, proto in ports],
+                    type="LoadBalancer" if lb_ip else "ClusterIP",
+                    load_balancer_ip=lb_ip,
+                )
+            )
+        model.realize()
+        return model
+
     @classmethod
     def seed(cls) -> SupervisorModel:
         """The seed's Supervisor: 30 ClusterIP service ports, two LoadBalancers, three NAT rules."""

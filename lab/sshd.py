@@ -15,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -31,7 +32,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 SSHD = "/usr/sbin/sshd"
 IP = "/usr/sbin/ip"
+UNSHARE = "/usr/bin/unshare"
 PRIVSEP_DIR = Path("/run/sshd")
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class SshdError(RuntimeError):
@@ -52,6 +55,14 @@ def _write_key(path: Path, comment: str, passphrase: str | None = None) -> str:
     line = f"{public.decode()} {comment}"
     path.with_name(path.name + ".pub").write_text(line + "\n")
     return line
+
+
+def _existing_or_new_key(path: Path, comment: str, passphrase: str | None = None) -> str:
+    """Keep a key a persistent work dir already holds (a restarted VM keeps its host key)."""
+    public = path.with_name(path.name + ".pub")
+    if path.is_file() and public.is_file():
+        return public.read_text().strip()
+    return _write_key(path, comment, passphrase)
 
 
 def _free_port(address: str) -> int:
@@ -80,7 +91,19 @@ class Sshd:
         client_key_passphrase: str | None = None,
         start_timeout: float = 10.0,
         stop_timeout: float = 5.0,
+        hostname: str | None = None,
+        workdir: Path | None = None,
+        authorized_keys: Sequence[str] = (),
     ) -> None:
+        """``hostname``: run sshd in its own UTS namespace with that hostname (what ``hostname`` prints
+        in a login). ``workdir``: keep keys, config and log there (kept after stop, and a restart reuses
+        the host key) instead of a temp dir. ``authorized_keys``: public key lines authorised besides
+        the generated client key."""
+        if hostname is not None and not HOSTNAME_RE.match(hostname):
+            raise ValueError(f"{hostname!r} is not a plain host name")
+        self.hostname = hostname
+        self._fixed_dir = workdir
+        self.authorized_keys = tuple(authorized_keys)
         self.address = listen_address
         self._requested_port = port
         self.port = port or 0
@@ -163,16 +186,23 @@ class Sshd:
         return self.dir
 
     def _prepare(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="wcp-sshd-"))
-        lab_dir = self.dir
-        self._cleanups.append(lambda: shutil.rmtree(lab_dir, ignore_errors=True))
+        if self._fixed_dir is not None:
+            self._fixed_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.dir = self._fixed_dir
+            make_key = _existing_or_new_key
+        else:
+            self.dir = Path(tempfile.mkdtemp(prefix="wcp-sshd-"))
+            lab_dir = self.dir
+            self._cleanups.append(lambda: shutil.rmtree(lab_dir, ignore_errors=True))
+            make_key = _write_key
         # sshd refuses to start without its privilege-separation directory.
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
         host_key = self.dir / "ssh_host_ed25519_key"
-        self.host_public_key = _write_key(host_key, "wcp-lab-host")
+        self.host_public_key = make_key(host_key, "wcp-lab-host")
         self.client_key = self.dir / "client_ed25519"
-        self.client_public_key = _write_key(self.client_key, "wcp-lab-client", self.client_key_passphrase)
-        (self.dir / "authorized_keys").write_text(self.client_public_key + "\n")
+        self.client_public_key = make_key(self.client_key, "wcp-lab-client", self.client_key_passphrase)
+        keys = [self.client_public_key, *(line.strip() for line in self.authorized_keys)]
+        (self.dir / "authorized_keys").write_text("".join(f"{line}\n" for line in keys))
         os.chmod(self.dir / "authorized_keys", 0o600)
 
     def _pick_port(self) -> int:
@@ -215,9 +245,12 @@ class Sshd:
     def _launch(self) -> bool:
         """Start sshd; return False if it died at once because the port was taken."""
         argv = [SSHD, "-D", "-e", "-f", str(self._workdir() / "sshd_config")]
+        if self.hostname is not None:
+            # a UTS namespace of its own, named before sshd is exec'd (same pid all the way down)
+            argv = [UNSHARE, "--uts", "/bin/sh", "-c", 'hostname "$0" && exec "$@"', self.hostname, *argv]
         if self.netns is not None:
             argv = [IP, "netns", "exec", self.netns, *argv]
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "wb") as log:  # a fresh log per launch: readiness is read from it
             self._process = subprocess.Popen(  # noqa: S603 -- fixed binary, lab-generated config
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,27 @@ class LabCA:
     """One CA per lab; ``issue`` makes a server certificate for the given names/addresses."""
 
     ca: trustme.CA = field(default_factory=trustme.CA)
+
+    CERT_FILE = "lab-ca.pem"
+    KEY_FILE = "lab-ca.key"
+
+    def save(self, directory: Path) -> Path:
+        """Persist the CA (certificate and private key, mode 0600) so other processes can issue from it.
+
+        Returns the CA certificate's path (the file clients trust)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        key = directory / self.KEY_FILE
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(self.ca.private_key_pem.bytes())
+        return self.write_ca(directory / self.CERT_FILE)
+
+    @classmethod
+    def load(cls, directory: Path) -> LabCA:
+        """The CA saved in ``directory`` by :meth:`save`."""
+        cert = (directory / cls.CERT_FILE).read_bytes()
+        key = (directory / cls.KEY_FILE).read_bytes()
+        return cls(trustme.CA.from_pem(cert, key))
 
     def write_ca(self, path: Path) -> Path:
         self.ca.cert_pem.write_to_path(str(path))

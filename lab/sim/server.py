@@ -57,6 +57,10 @@ class SimServer:
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
 
+    def set_tls(self, tls: ssl.SSLContext | None) -> None:
+        """Serve connections accepted from now on with ``tls`` (e.g. a certificate for other names)."""
+        self._server.tls = tls
+
     def start(self) -> SimServer:
         self._thread.start()
         return self
