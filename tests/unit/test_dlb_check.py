@@ -234,3 +234,16 @@ def test_model_port_mismatch_is_reported_with_the_virtual_server_id() -> None:
     assert not finding.ok
     assert "port/protocol mismatch: kube-system/kube-dns 53/UDP" in finding.cause
     assert f"id={vs.id}" in finding.cause
+
+
+def test_a_mismatch_is_blamed_only_on_the_service_port_it_was_created_for() -> None:
+    model = SupervisorModel.seed()
+    model.drop_dlb_virtual_server("kube-system", "kube-dns", 53, "UDP")
+    vs = model.mismatch_dlb_port("kube-system", "kube-dns", 9153, "TCP", new_port=9154)
+    servers = [virtual_server_json(model, v) for v in model.virtual_servers]
+    finding = check_dlb_coverage(expected_ports(model), servers, dlb_lb_service_path(model.ncp_cluster),
+                                 model.ncp_cluster)
+    assert "port/protocol mismatch: kube-system/kube-dns 9153/TCP" in finding.cause
+    assert "port/protocol mismatch: kube-system/kube-dns 53/UDP" not in finding.cause
+    assert "NCP has not realised 1 Service port(s) (kube-system/kube-dns 53/UDP)" in finding.cause
+    assert f"id={vs.id}" in finding.cause

@@ -170,7 +170,9 @@ class DlbComparison:
 
     def explain_missing(self, port: ServicePort) -> tuple[str, list[DlbVirtualServer]]:
         """The likely cause for one Service port without a virtual server, and the virtual servers involved."""
-        mismatched = self.unexpected_by_service.get((port.namespace, port.name), [])
+        # a virtual server NCP tagged for this very Service port, listening on another port/protocol
+        mismatched = [vs for vs in self.unexpected_by_service.get((port.namespace, port.name), [])
+                      if vs.service_port == str(port.port)]
         if mismatched:
             listed = ", ".join(f"{vs!r}" for vs in mismatched[:3])
             return (f"port/protocol mismatch: {port} expects {_endpoint(port)} but the virtual server tagged for "
