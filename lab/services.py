@@ -24,9 +24,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 
 from lab.sshd import Sshd
 from lab.zones import DnsRecord, dnsmasq_config
@@ -38,7 +39,7 @@ ANY = "0.0.0.0"  # noqa: S104 -- only compared with what /proc shows bound, neve
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 Kind = Literal["nsx", "vcenter", "kube"]
-Protocol = Literal["tcp", "udp"]
+Transport = Literal["tcp", "udp"]
 
 
 class ServiceError(RuntimeError):
@@ -46,7 +47,7 @@ class ServiceError(RuntimeError):
 
 
 # ---- sockets of a process's network namespace ------------------------------------------------------
-def _proc_sockets(pid: int, protocol: Protocol) -> set[tuple[str, int]]:
+def _proc_sockets(pid: int, protocol: Transport) -> set[tuple[str, int]]:
     """(address, port) of the IPv4 sockets listening (TCP) or bound (UDP) in ``pid``'s namespace."""
     try:
         text = Path(f"/proc/{pid}/net/{protocol}").read_text()
@@ -133,7 +134,7 @@ class _Child:
             )
         return self._process
 
-    def _await(self, ready: Sequence[tuple[Protocol, str, int]], what: str) -> None:
+    def _await(self, ready: Sequence[tuple[Transport, str, int]], what: str) -> None:
         """Wait until every (protocol, address, port) is bound in the child's namespace (bounded)."""
         process = self._process
         if process is None:
@@ -371,3 +372,33 @@ class SimProcess(_Child):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+# ---- many at once ---------------------------------------------------------------------------------
+class Service(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+def start_all(services: Sequence[Service], max_workers: int = 16) -> None:
+    """Start ``services`` side by side; if one fails, stop every one of them and raise the first error."""
+    if not services:
+        return
+    with ThreadPoolExecutor(min(max_workers, len(services))) as pool:
+        futures = [pool.submit(service.start) for service in services]
+        errors = [f.exception() for f in futures]
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        stop_all(services, max_workers)
+        raise first
+
+
+def stop_all(services: Sequence[Service], max_workers: int = 16) -> None:
+    """Stop ``services`` side by side (each stop is bounded by its own timeouts); never raises."""
+    if not services:
+        return
+    with ThreadPoolExecutor(min(max_workers, len(services))) as pool:
+        for future in [pool.submit(service.stop) for service in services]:
+            with contextlib.suppress(Exception):
+                future.result()

@@ -36,12 +36,15 @@ class NsPair:
     server_addresses: tuple[str, ...]
     client_address: str
 
-    def run_client(self, code: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    def run_client(self, code: str, *args: str, timeout: float = 20,
+                   stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``python -c code args...`` in the client namespace (sockets go over the veth)."""
-        return self.run_in(self.client, code, *args, timeout=timeout)
+        return self.run_in(self.client, code, *args, timeout=timeout, stdin=stdin)
 
-    def run_in(self, netns: str, code: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([IP, "netns", "exec", netns, PYTHON, "-c", code, *args],
+    def run_in(self, netns: str, code: str, *args: str, timeout: float = 20,
+               stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``python -c code args...`` in ``netns``; ``stdin`` carries anything secret."""
+        return subprocess.run([IP, "netns", "exec", netns, PYTHON, "-c", code, *args], input=stdin,
                               check=False, timeout=timeout, capture_output=True, text=True)
 
 
