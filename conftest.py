@@ -20,7 +20,15 @@ from wcp_acceptance.finding import CheckFailed, ObservationError
 from wcp_acceptance.inventory import Inventory, InventoryError, load_inventory
 from wcp_acceptance.report.run import RunDir
 from wcp_acceptance.report.summary import TestRecord, cron_line, write_summary
-from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe, RouteProbe, ServicePort, VipPort
+from wcp_acceptance.targets import (
+    DnsProbe,
+    EgressProbe,
+    NatCase,
+    ResolverProbe,
+    RouteProbe,
+    ServicePort,
+    VipPort,
+)
 
 pytest_plugins = ["fixtures.site", "fixtures.vms", "fixtures.apis", "fixtures.observations"]
 
@@ -44,8 +52,9 @@ PLANS = {
     "route_probe": plan.route_probes,
     "egress_probe": plan.egress_probes,
     "vip_port": plan.vip_ports,
+    "nat_case": plan.nat_cases,
 }
-TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, ServicePort, VipPort)
+TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -343,6 +343,10 @@ class SupervisorModel:
                             pool_members=[(ip, sp.target_port or sp.port) for ip in self.workload_ips],
                         )
                     )
+        self.realize_nat()
+
+    def realize_nat(self) -> None:
+        """The Supervisor's three NAT rules on its Tier-1, from the model's networks."""
         t1 = self.system_tier1
         self.nat_rules = [
             NatRule(f"snat_{suffix5(t1, 'snat')}", "SNAT", "", "", self.egress_ip, 1024, t1),

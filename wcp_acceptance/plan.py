@@ -10,7 +10,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from wcp_acceptance.inventory.model import Inventory
-from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe, RouteProbe, VipPort
+from wcp_acceptance.targets import DnsProbe, EgressProbe, NatCase, ResolverProbe, RouteProbe, VipPort
 
 
 def dns_probes(inv: Inventory, *, ptr_only: bool = False) -> list[DnsProbe]:
@@ -82,3 +82,18 @@ def egress_probes(inv: Inventory) -> list[EgressProbe]:
 
 def vip_ports(inv: Inventory) -> list[VipPort]:
     return [VipPort(inv.api_vip.address, port, inv.api_vip.tls_name) for port in inv.api_vip.ports]
+
+
+def nat_cases(inv: Inventory) -> list[NatCase]:
+    """Traffic from the first VM's workload address: out of the cluster, inside it, to the egress range."""
+    vm = inv.supervisor.control_plane[0]
+    source = vm.workload_interfaces[0][1].address.ip
+    nets = inv.networks
+    inside = next(ip for ip in nets.namespace.hosts() if ip != source and ip not in vm.workload_interfaces[0][1]
+                  .address.network)
+    egress_peer = next(ip for ip in nets.egress.hosts() if ip != nets.egress_ip)
+    return [
+        NatCase("leaving the cluster", source, inv.observer.address, nets.egress_ip),
+        NatCase("inside the cluster", source, inside, None),
+        NatCase("to the egress range", source, egress_peer, None),
+    ]

@@ -96,3 +96,16 @@ class VipPort:
 
     def __str__(self) -> str:
         return f"{self.vip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class NatCase:
+    """Which NAT treatment NSX must give traffic from the namespace network to ``destination``."""
+
+    label: str  # "outside", "inside the cluster", "to the egress range"
+    source: IPv4Address
+    destination: IPv4Address
+    snat_to: IPv4Address | None  # None: the source must be kept (NO_SNAT)
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.destination} ({self.label})"

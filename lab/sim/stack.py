@@ -26,6 +26,7 @@ from lab.sim.vcenter import VcenterHandler, VcenterSim
 from lab.tls import LabCA
 
 NSX_USER = "audit"
+LOOPBACK_NAT = ("127.0.64.0/20", "127.0.2.0/24", "127.0.2.1")  # namespace network, egress range, egress IP
 VC_USER = "readonly@vsphere.local"
 
 
@@ -46,6 +47,9 @@ class SimStack:
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # NSX's NAT rules speak of the same (loopback) networks the inventory names
+        self.model.namespace_network, self.model.egress_cidr, self.model.egress_ip = LOOPBACK_NAT
+        self.model.realize_nat()
         self.ca_file = self.ca.write_ca(self.workdir / "lab-ca.pem")
         self.nsx = NsxPolicySim(self.model, NSX_USER, self.nsx_password)
         self.vcenter = VcenterSim(self.model, VC_USER, self.vc_password)
@@ -125,9 +129,9 @@ class SimStack:
                 "workload": {"servers": ["127.0.10.11"],
                              "names": [{"name": "vcenter.lab.local", "address": "127.0.10.20"}]},
             },
-            "networks": {"management": "127.0.10.0/24", "namespace": "127.0.64.0/20",
+            "networks": {"management": "127.0.10.0/24", "namespace": LOOPBACK_NAT[0],
                          "service": self.model.service_cidr, "ingress": "127.0.1.0/24",
-                         "egress": "127.0.2.0/24", "egress_ip": "127.0.2.1"},
+                         "egress": LOOPBACK_NAT[1], "egress_ip": LOOPBACK_NAT[2]},
             "api_vip": {"address": self.vip_host, "ports": self.vip_ports, "ca_file": str(self.ca_file)},
             "kubernetes": {"kubeconfig": str(self.kubeconfig), "context": "lab"},
             "nsx": {"managers": [self.nsx_server.url], "ca_file": str(self.ca_file), "username": NSX_USER,

@@ -123,3 +123,27 @@ def test_a_vip_certificate_for_the_wrong_name_fails_vip_002(start_stack, suite) 
     for entry in run.entries("WCP-VIP-002"):
         assert "kube.other.local" in entry["observed"] + entry["cause"]
     assert set(run.outcomes("WCP-VIP-003").values()) == {"failed"}
+
+
+def test_a_missing_no_snat_rule_fails_egr_002_inside_the_cluster(start_stack, suite) -> None:
+    stack = start_stack()
+    stack.model.nat_rules = [r for r in stack.model.nat_rules
+                             if not (r.action == "NO_SNAT" and r.destination_network == r.source_network)]
+    stack.nsx.refresh()
+    run = suite(stack.write_inventory(), "-m", "egress", "-k", "nsx_nat")
+    assert run.not_passed() == {("WCP-EGR-002", "127.0.64.2 -> 127.0.64.16 (inside the cluster)"): "failed"}
+    (entry,) = [e for e in run.entries("WCP-EGR-002") if e["outcome"] == "failed"]
+    assert "SNAT" in entry["observed"]
+    assert "NO_SNAT" in entry["cause"]
+    assert any("127.0.2.1" in line for line in entry["evidence"])
+
+
+def test_snat_to_the_wrong_ip_fails_egr_002_leaving_the_cluster(start_stack, suite) -> None:
+    stack = start_stack()
+    for rule in stack.model.nat_rules:
+        if rule.action == "SNAT":
+            rule.translated_network = "127.0.2.9"
+    stack.nsx.refresh()
+    run = suite(stack.write_inventory(), "-m", "egress", "-k", "nsx_nat")
+    assert run.not_passed() == {("WCP-EGR-002", "127.0.64.2 -> 127.0.0.1 (leaving the cluster)"): "failed"}
+    assert "127.0.2.9" in run.entries("WCP-EGR-002")[0]["cause"] + str(run.entries("WCP-EGR-002"))

@@ -8,11 +8,14 @@ import xml.etree.ElementTree as ET
 SERVICE_PORTS_IN_SEED = 30
 
 
-def test_a_healthy_supervisor_passes_dlb_and_vip(start_stack, suite) -> None:
+def test_a_healthy_supervisor_passes_dlb_vip_and_nat(start_stack, suite) -> None:
     stack = start_stack()
-    run = suite(stack.write_inventory(), "-m", "dlb or vip")
+    run = suite(stack.write_inventory(), "-m", "dlb or vip or egress", "-k", "not workload_egress")
     assert run.result.exit_code == 0, run.result.stdout[-3000:]
-    assert run.summary["totals"] == {"passed": 8, "failed": 0, "error": 0, "skipped": 0, "total": 8}
+    assert run.summary["totals"] == {"passed": 11, "failed": 0, "error": 0, "skipped": 0, "total": 11}
+    assert set(run.outcomes("WCP-EGR-002")) == {"127.0.64.2 -> 127.0.0.1 (leaving the cluster)",
+                                                 "127.0.64.2 -> 127.0.64.16 (inside the cluster)",
+                                                 "127.0.64.2 -> 127.0.2.2 (to the egress range)"}
     assert run.outcomes("WCP-DLB-001") == {"supervisor-1": "passed"}
     vip_targets = {f"127.0.1.2:{port}" for port in stack.vip_ports}
     for check in ("WCP-VIP-001", "WCP-VIP-002", "WCP-VIP-003"):
