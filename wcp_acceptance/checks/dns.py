@@ -11,9 +11,8 @@ left: the seed's failure, a rule steering management DNS into the workload table
 from __future__ import annotations
 
 from collections.abc import Collection
-from ipaddress import ip_address
 
-from wcp_acceptance.checks.routing import PathDiagnosis, diagnose_path
+from wcp_acceptance.checks.routing import PathDiagnosis, diagnose_path, is_one_of
 from wcp_acceptance.finding import Finding, failed, passed
 from wcp_acceptance.iproute import PolicyRouting
 from wcp_acceptance.observations import DnsObservation, ResolverObservation
@@ -98,17 +97,6 @@ def _observed(obs: DnsObservation) -> str:
     return f"outcome {outcome}"
 
 
-def _is_workload_dns(server: str, workload_dns: Collection[object]) -> bool:
-    wanted = ip_address(server)
-    for candidate in workload_dns:
-        try:
-            if ip_address(str(candidate)) == wanted:
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 def _routing_cause(diag: PathDiagnosis, obs: DnsObservation, workload_dns: Collection[object]) -> str | None:
     """The cause when policy routing sends the query out another interface than the probe's."""
     probe = obs.probe
@@ -118,7 +106,7 @@ def _routing_cause(diag: PathDiagnosis, obs: DnsObservation, workload_dns: Colle
         return None
     where = f"table {diag.table}" if diag.table else "an unexpected table"
     cause = f"policy routing sends it out {diag.dev} ({where})"
-    if diag.steered and _is_workload_dns(str(probe.server), workload_dns):
+    if diag.steered and is_one_of(str(probe.server), workload_dns):
         cause += (
             f": management and workload DNS share {probe.server}, so the Supervisor's rule for the workload DNS "
             "server captures management DNS too"

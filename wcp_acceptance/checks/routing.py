@@ -158,7 +158,7 @@ def diagnose_path(
     )
 
 
-def _is_one_of(address: str, candidates: Collection[object]) -> bool:
+def is_one_of(address: str, candidates: Collection[object]) -> bool:
     try:
         wanted = ip_address(address)
     except ValueError:
@@ -180,7 +180,7 @@ def _steering_cause(
     dst = str(probe.destination)
     where = "the workload table" if table in workload_tables else "table"
     out = f"out {diag.dev}" if diag.dev else "away from the management interface"
-    if _is_one_of(dst, workload_dns):
+    if is_one_of(dst, workload_dns):
         return (
             f"management and workload DNS share {dst}, so the Supervisor's policy routing sends {probe.role} "
             f"{out} ({where} {table}), where it cannot route; give the workload DNS its own address"
