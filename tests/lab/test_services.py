@@ -154,3 +154,11 @@ def test_vm_sshd_has_its_own_hostname_resolver_and_host_key(pair: NsPair, tmp_pa
         assert vm.known_hosts_line == host_key
         assert vm.pid in netns_pids(pair.client)
     assert netns_pids(pair.client) == []
+
+
+@pytest.mark.parametrize(("name", "address"), [("evil.corp.local\nserver=8.8.8.8", "192.168.10.1"),
+                                               ("a,b.corp.local", "192.168.10.1"),
+                                               ("vcenter.corp.local", "192.168.10.1\naddress=/#/1.2.3.4")])
+def test_a_record_cannot_inject_a_dnsmasq_option(name: str, address: str) -> None:
+    with pytest.raises(ValueError, match="DNS name|Unexpected"):
+        DnsRecord(name, address)

@@ -200,3 +200,20 @@ def test_sigterm_stops_each_simulator_within_two_seconds(lab: Lab) -> None:
         assert f"stopping on signal {int(signal.SIGTERM)}" in sim.log()
         assert not os.path.exists(f"/proc/{pid}")
     assert netns_pids(lab.pair.server) == []
+
+
+def test_a_simulator_that_cannot_bind_fails_with_its_log_and_is_reaped(tmp_path: Path) -> None:
+    ca_dir = tmp_path / "ca"
+    LabCA().save(ca_dir)
+    state_file = SimState(model=SupervisorModel.seed(), nsx_username="audit", nsx_password="canary-x",
+                          vcenter_username="v", vcenter_password="canary-y", kube_token="t").save(tmp_path / "s.json")
+    with ns_pair([NSX], JUMPBOX) as pair:
+        sim = SimProcess("nsx", pair.server, [("192.168.10.99", 443)], state_file, ca_dir, [NSX], tmp_path,
+                         start_timeout=5)
+        started = time.monotonic()
+        with pytest.raises(ServiceError, match="exited with status 1") as caught:
+            sim.start()
+        assert "Cannot assign requested address" in str(caught.value)
+        assert time.monotonic() - started < 5
+        assert not sim.running
+        assert netns_pids(pair.server) == []
