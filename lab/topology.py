@@ -434,7 +434,7 @@ class RouteSpec:
 
     def ip_args(self) -> list[str]:
         """Arguments after ``ip route add``."""
-        args = [] if self.type == "unicast" else [self.type]
+        args: list[str] = [] if self.type == "unicast" else [self.type]
         args.append(self.dst)
         for key, value in (("via", self.via), ("dev", self.dev), ("table", self.table), ("proto", self.proto),
                            ("scope", self.scope)):
@@ -480,10 +480,10 @@ def _cross_check(topo: Topology) -> list[str]:
             problems.append(f"@nodes: needs exactly one node with role {role!r} (found {len(counts[role])})")
     if not counts["control-plane"]:
         problems.append("@nodes: needs at least one node with role 'control-plane'")
-    for network in ("management", "segment"):
-        found = [n for n, x in topo.nodes.items() if isinstance(x, BridgeNode) and x.network == network]
+    for bridged in ("management", "segment"):
+        found = [n for n, x in topo.nodes.items() if isinstance(x, BridgeNode) and x.network == bridged]
         if len(found) != 1:
-            problems.append(f"@nodes: needs exactly one bridge for the {network} network (found {len(found)})")
+            problems.append(f"@nodes: needs exactly one bridge for the {bridged} network (found {len(found)})")
 
     if not nets.segment.subnet_of(nets.namespace):
         problems.append(f"@networks.segment: {nets.segment} is outside the namespace network {nets.namespace}")
