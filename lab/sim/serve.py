@@ -9,7 +9,7 @@ certificate names) comes from a JSON file (:class:`SimState`), so no secret is e
 certificate is issued by the lab CA saved in ``--ca-dir`` (:meth:`lab.tls.LabCA.save`).
 
 Signals: SIGHUP re-reads the state file (model, faults, delays, certificate names; sessions and
-credentials are kept), SIGTERM/SIGINT stop it (exit status 0). After start-up and after every
+credentials are kept), SIGTERM/SIGINT stop it at once (exit status 0). After start-up and after every
 reload it writes the ready file (JSON ``{"pid", "generation", "error"}``, replaced atomically) and
 prints one line.
 """
@@ -212,7 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 received = pending.pop(0)
                 if received != signal.SIGHUP:
                     print(f"stopping on signal {received}", flush=True)
-                    return 0
+                    # nothing to save: leave at once instead of waiting out each accept loop's poll
+                    # interval (the kernel closes the sockets; handler threads are daemons)
+                    sys.stderr.flush()
+                    os._exit(0)
                 generation += 1
                 error = None
                 try:
