@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from wcp_acceptance.inventory.load import _problem_lines, _UniqueKeyLoader
 
@@ -494,22 +494,7 @@ def _cross_check(topo: Topology) -> list[str]:
     if topo.dns.management not in nets.management:
         problems.append(f"@dns.management: {topo.dns.management} is outside the management network {nets.management}")
 
-    where = {"management": nets.management, "workload": nets.segment, "downlink": nets.segment, "uplink": nets.uplink}
-    seen: dict[IPv4Address, str] = {}
-    for name, node in topo.nodes.items():
-        for key, network in where.items():
-            value = getattr(node, key, None)
-            if value is None:
-                continue
-            for index, address in enumerate(value if isinstance(value, tuple) else (value,)):
-                path = f"nodes.{name}.{key}" + (f"[{index}]" if isinstance(value, tuple) else "")
-                if address not in network:
-                    problems.append(f"@{path}: {address} is outside the {key} network {network}")
-                elif address in (network.network_address, network.broadcast_address) and network.prefixlen < 31:
-                    problems.append(f"@{path}: {address} is the network or broadcast address of {network}")
-                if address in seen:
-                    problems.append(f"@{path}: {address} is already used by {seen[address]}")
-                seen.setdefault(address, path)
+    problems += _address_problems(nets, topo.nodes)
 
     if len(counts["dns"]) == 1:
         dns_name = counts["dns"][0]
@@ -544,6 +529,51 @@ def _cross_check(topo: Topology) -> list[str]:
 # --------------------------------------------------------------------------------------------- loading
 
 
+def _address_problems(nets: Networks, nodes: dict[str, Any]) -> list[str]:
+    """Each node address inside its network, not a network/broadcast address, and used once."""
+    problems: list[str] = []
+    where = {"management": nets.management, "workload": nets.segment, "downlink": nets.segment, "uplink": nets.uplink}
+    seen: dict[IPv4Address, str] = {}
+    for name, node in nodes.items():
+        for key, network in where.items():
+            value = getattr(node, key, None)
+            if value is None:
+                continue
+            for index, address in enumerate(value if isinstance(value, tuple) else (value,)):
+                path = f"nodes.{name}.{key}" + (f"[{index}]" if isinstance(value, tuple) else "")
+                if address not in network:
+                    problems.append(f"@{path}: {address} is outside the {key} network {network}")
+                elif address in (network.network_address, network.broadcast_address) and network.prefixlen < 31:
+                    problems.append(f"@{path}: {address} is the network or broadcast address of {network}")
+                if address in seen:
+                    problems.append(f"@{path}: {address} is already used by {seen[address]}")
+                seen.setdefault(address, path)
+    return problems
+
+
+def _partial_problems(data: dict[str, Any]) -> list[str]:
+    """Address checks over the parts that are valid on their own, when the whole file is not.
+
+    Pydantic skips a model's cross-field validator once a field failed; this keeps "every problem
+    at once" true for the address plan (a bad address elsewhere does not hide an out-of-range one).
+    """
+    try:
+        nets = Networks.model_validate(data.get("networks"))
+    except ValidationError:
+        return []
+    raw_nodes = data.get("nodes")
+    if not isinstance(raw_nodes, dict):
+        return []
+    adapter: TypeAdapter[Any] = TypeAdapter(Node)
+    nodes = {}
+    for name, raw in raw_nodes.items():
+        try:
+            nodes[name] = adapter.validate_python(raw)
+        except ValidationError:
+            continue
+    return [f"{line[1:].partition(': ')[0]}: {line.partition(': ')[2]}" for line in _address_problems(nets, nodes)]
+
+
 def _clean_loc(error: dict[str, Any]) -> dict[str, Any]:
     """Drop the discriminator tag pydantic inserts into a node's path (``nodes.cp-1.control-plane.x``)."""
     loc = list(error["loc"])
@@ -575,6 +605,7 @@ def parse_topology(data: Any, source: str) -> Topology:
                 reason = template.format(tag=ctx.get("tag"), input=error.get("input"), pattern=ctx.get("pattern"))
                 error = {**error, "type": "value_error", "msg": reason}
             problems.extend(p for p in _problem_lines(source, error) if p not in problems)
+        problems.extend(f"{source}: {p}" for p in _partial_problems(data) if f"{source}: {p}" not in problems)
         raise TopologyError(problems) from None
 
 
