@@ -40,7 +40,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from lab.nft import apply_ruleset, edge_ruleset
+from lab.nft import NftError, apply_ruleset, edge_ruleset
 from lab.topology import Topology, check_prefix, netns_name
 
 IP = "/usr/sbin/ip"
@@ -331,8 +331,11 @@ class Lab:
         run([IP, "-n", self.ns(node), "-batch", "-"], input="".join(f"{line}\n" for line in lines), timeout=timeout)
 
     def apply_edge_ruleset(self, text: str, *, timeout: float = 10.0) -> None:
-        """Replace the edge's nftables table (see :mod:`lab.nft`)."""
-        apply_ruleset(self.prefix, self.topology.edge[0], text, timeout=timeout)
+        """Replace the edge's nftables table (see :mod:`lab.nft`); a refused ruleset raises :class:`LabError`."""
+        try:
+            apply_ruleset(self.prefix, self.topology.edge[0], text, timeout=timeout)
+        except NftError as exc:
+            raise LabError(str(exc)) from exc
 
     def teardown(self) -> list[str]:
         """Undo everything registered, newest first; SIGINT waits until it is done. Returns failures."""
