@@ -221,16 +221,31 @@ def teardown_prefix(prefix: str, *, timeout: float = 10.0) -> list[str]:
     """Remove every leftover of lab ``prefix`` (a crashed run's too); return the namespaces removed.
 
     Kills the processes still running in its namespaces, deletes the namespaces and their
-    ``/etc/netns`` directories, removes the state file. A namespace that merely starts with
-    ``<prefix>-`` but is neither in the state file nor marked as the lab's is left alone.
+    ``/etc/netns`` directories (and any ``/etc/netns/<prefix>-*`` whose namespace no longer
+    exists), removes the state file. A namespace that merely starts with ``<prefix>-`` but is
+    neither in the state file nor marked as the lab's is left alone.
     """
     with _interrupts_deferred():
         found = lab_namespaces(prefix, timeout=timeout)
         state = read_state(prefix) or {}
         delete_namespaces(sorted(set(found) | set(state.get("namespaces", []))), timeout=timeout)
+        existing = set(list_netns())
+        with contextlib.suppress(FileNotFoundError):
+            for directory in NETNS_ETC.glob(f"{prefix}-*"):
+                # an /etc/netns dir whose namespace is gone belongs to no one (a crash between the two)
+                if directory.name not in existing and directory.is_dir() and not directory.is_symlink():
+                    shutil.rmtree(directory, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             state_path(prefix).unlink()
         return found
+
+
+def list_labs() -> list[str]:
+    """The prefixes of the labs that have a state file (built, or crashed without teardown)."""
+    try:
+        return sorted(p.stem for p in STATE_DIR.glob("*.json"))
+    except OSError:
+        return []
 
 
 # --------------------------------------------------------------------------------------------- lifecycle

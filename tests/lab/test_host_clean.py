@@ -181,8 +181,14 @@ def test_teardown_prefix_removes_a_crashed_run_and_what_still_runs_in_it(prefix:
     assert sorted(lab_namespaces(prefix)) == sorted(load_topology().namespaces(prefix).values())
     assert netns.netns_pids([netns_name(prefix, "cp-1")])[netns_name(prefix, "cp-1")] == [sleeper]
 
+    assert prefix in netns.list_labs()
+    stray = netns.NETNS_ETC / f"{prefix}-gone"  # a resolv.conf dir whose namespace no longer exists
+    stray.mkdir()
+
     removed = teardown_prefix(prefix)
 
+    assert not stray.exists()
+    assert prefix not in netns.list_labs()
     assert sorted(removed) == sorted(load_topology().namespaces(prefix).values())
     assert not Path(f"/proc/{sleeper}/ns/net").exists(), "the process left in cp-1 was killed"
     _assert_clean(before, prefix)
