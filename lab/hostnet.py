@@ -1,7 +1,8 @@
 """A normalised snapshot of the host namespace's network state, to prove the lab leaves no trace.
 
 ``snapshot()`` reads addresses, links, rules and routes (IPv4 and IPv6, every table), the whole
-nftables ruleset, the named network namespaces and the tree under ``/etc/netns``. Counters,
+nftables ruleset, the named network namespaces, the tree under ``/etc/netns`` and the host's
+values of the sysctls the lab sets in its namespaces. Counters,
 statistics, lifetimes, expiry timers and nftables handles are dropped, so two snapshots of an
 unchanged host compare equal. ``diff(a, b)`` lists what appeared and disappeared, one line each.
 
@@ -39,6 +40,13 @@ _COMMANDS: dict[str, list[str]] = {
     "route6": [IP, "-j", "-6", "route", "show", "table", "all"],
     "nft": [NFT, "-j", "list", "ruleset"],
 }
+
+
+# The host's values of every sysctl the lab sets inside its namespaces.
+SYSCTLS = (
+    "net/ipv4/ip_forward", "net/ipv4/icmp_errors_use_inbound_ifaddr", "net/ipv4/conf/all/rp_filter",
+    "net/ipv4/conf/default/rp_filter", "net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6",
+)
 
 
 class SnapshotError(RuntimeError):
@@ -83,6 +91,13 @@ def _etc_tree() -> list[str]:
     return sorted(p.removeprefix("./") for p in out)
 
 
+def _read_sysctl(key: str) -> str:
+    try:
+        return Path("/proc/sys", key).read_text().strip()
+    except OSError:
+        return "(absent)"
+
+
 @dataclass(frozen=True)
 class HostNetSnapshot:
     """Each section is a sorted tuple of canonical JSON lines (order-insensitive, volatile fields dropped)."""
@@ -109,6 +124,7 @@ def snapshot(*, timeout: float = 10.0) -> HostNetSnapshot:
         netns = []
     sections["netns"] = _canon(netns)
     sections["etc_netns"] = _canon(_etc_tree())
+    sections["sysctl"] = _canon([f"{key}={_read_sysctl(key)}" for key in SYSCTLS])
     return HostNetSnapshot(sections)
 
 
