@@ -1,0 +1,150 @@
+"""Named faults: what each breaks in the lab, and which checks must catch it, with which cause.
+
+A fault is data: the planes it touches (lab.runtime re-applies those) and what the suite must
+report. ``expect`` lists every check a fault may make fail or error; every other check must pass.
+Targets are fnmatch patterns over the test ids (VM names and roles, never addresses, so one
+catalogue serves every topology).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Literal
+
+from lab.model import SupervisorModel
+from lab.topology import Topology
+
+Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory"]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """``check`` on targets matching ``targets`` ends ``outcome``, its text naming ``cause``."""
+
+    check: str
+    targets: str
+    outcome: Literal["failed", "error"]
+    cause: str  # a phrase the cause (or observed text) must contain, case-insensitive
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    breaks: str
+    planes: tuple[Plane, ...]
+    expect: tuple[Expect, ...]
+
+    @property
+    def checks(self) -> list[str]:
+        return sorted({e.check for e in self.expect})
+
+
+def _f(name: str, breaks: str, planes: Iterable[Plane], *expect: Expect) -> Fault:
+    return Fault(name, breaks, tuple(planes), tuple(expect))
+
+
+E = Expect
+ETH0, ETH1 = "cp-*/eth0 -> *", "cp-*/eth1 -> *"
+ALL_VMS_DNS = "cp-*/eth* -> *"
+
+FAULTS: dict[str, Fault] = {f.name: f for f in (
+    _f("seed-shared-dns",
+       "management and workload DNS share one IP: every VM gets 'to <dns> lookup 200' and the DNS server has "
+       "no return route for the ingress/egress range (the seed's failure)",
+       ("rules", "dns_route", "inventory", "sims"),
+       E("WCP-RT-001", "cp-* -> * (management DNS)", "failed", "share"),
+       E("WCP-DNS-001", ETH0, "failed", "policy routing"),
+       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-002", ALL_VMS_DNS, "failed", ""),
+       E("WCP-DNS-003", "cp-* resolver -> *", "failed", "")),
+    _f("dns-return-route-missing", "the DNS server cannot route replies back to the egress range",
+       ("dns_route",),
+       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-002", ETH1, "failed", "no answer")),
+    _f("dns-server-down", "dnsmasq is stopped", ("dns",),
+       E("WCP-DNS-001", ALL_VMS_DNS, "failed", "unreachable"),
+       E("WCP-DNS-002", ALL_VMS_DNS, "failed", "unreachable"),
+       E("WCP-DNS-003", "cp-* resolver -> *", "failed", "")),
+    _f("ptr-missing", "vCenter's PTR record is gone (A still answers)", ("dns",),
+       E("WCP-DNS-002", "cp-*/eth* -> vcenter.*", "failed", "PTR")),
+    _f("a-record-wrong", "vCenter's A record points at another address", ("dns",),
+       E("WCP-DNS-001", "cp-*/eth* -> vcenter.*", "failed", "wrong address"),
+       E("WCP-DNS-002", "cp-*/eth* -> vcenter.*", "failed", ""),
+       E("WCP-DNS-003", "cp-* resolver -> vcenter.*", "failed", "")),
+    _f("snat-missing", "the Tier-1 has no SNAT rule: workload traffic leaves with its own address", ("edge", "sims"),
+       E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "SNAT"),
+       E("WCP-EGR-002", "* (leaving the cluster)", "failed", "SNAT rule"),
+       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-002", ETH1, "failed", "no answer")),
+    _f("snat-wrong-ip", "the SNAT rule translates to another address of the egress range", ("edge", "sims"),
+       E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "wrong IP"),
+       E("WCP-EGR-002", "* (leaving the cluster)", "failed", "not the egress IP")),
+    _f("egress-blackholed", "the edge drops new flows from the cluster to anything outside it", ("edge",),
+       E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "never arrived"),
+       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-002", ETH1, "failed", "no answer")),
+    _f("dlb-vs-missing", "NCP did not realise kube-system/kube-dns 53/UDP as a DLB virtual server", ("sims",),
+       E("WCP-DLB-001", "*", "failed", "not realised")),
+    _f("dlb-vs-stale", "a DLB virtual server remains for a deleted Service", ("sims",),
+       E("WCP-DLB-002", "*", "failed", "no longer exists")),
+    _f("dlb-port-mismatch", "the DLB virtual server of kube-dns 9153/TCP listens on 9154", ("sims",),
+       E("WCP-DLB-001", "*", "failed", "mismatch"),
+       E("WCP-DLB-002", "*", "failed", "9154")),
+    _f("vip-6443-down", "the API VIP no longer forwards 6443 (443 still works); kubectl uses 6443",
+       ("edge",),
+       E("WCP-VIP-001", "*:6443", "failed", "refused"),
+       E("WCP-VIP-002", "*:6443", "failed", ""),
+       E("WCP-VIP-003", "*:6443", "failed", ""),
+       E("WCP-DLB-001", "*", "error", "6443"),
+       E("WCP-DLB-002", "*", "error", "6443"),
+       E("WCP-EGR-002", "*", "error", "6443")),
+    _f("vip-cert-wrong-name", "kube-apiserver serves a certificate for another name", ("sims",),
+       E("WCP-VIP-002", "*", "failed", "kube.other"),
+       E("WCP-VIP-003", "*", "failed", "WCP-VIP-002"),
+       E("WCP-DLB-001", "*", "error", "certificate"),
+       E("WCP-DLB-002", "*", "error", "certificate"),
+       E("WCP-EGR-002", "*", "error", "certificate")),
+    _f("cp-vm-unreachable", "the last control-plane VM's sshd is gone", ("sshd",),
+       E("WCP-DNS-001", "cp-3/*", "error", "refused"),
+       E("WCP-DNS-002", "cp-3/*", "error", "refused"),
+       E("WCP-DNS-003", "cp-3 *", "error", "refused"),
+       E("WCP-RT-001", "cp-3 *", "error", "refused"),
+       E("WCP-EGR-001", "cp-3/*", "error", "refused")),
+    _f("nsx-api-unavailable", "every NSX API call answers 503", ("sims",),
+       E("WCP-DLB-001", "*", "error", "503"),
+       E("WCP-DLB-002", "*", "error", "503"),
+       E("WCP-EGR-002", "*", "error", "503")),
+)}
+
+
+def wrong_address(topology: Topology) -> IPv4Address:
+    """An unused management address the a-record-wrong fault points vCenter's name at."""
+    return topology.networks.management.network_address + 199
+
+
+def wrong_egress_ip(topology: Topology) -> IPv4Address:
+    return topology.networks.egress_ip + 8
+
+
+def unreachable_vm(topology: Topology) -> str:
+    return sorted(topology.control_planes)[-1]
+
+
+def apply_to_model(model: SupervisorModel, faults: set[str]) -> None:
+    """The NSX/Kubernetes side of the active faults, on a freshly realised model."""
+    if "dlb-vs-missing" in faults:
+        model.drop_dlb_virtual_server("kube-system", "kube-dns", 53, "UDP")
+    if "dlb-vs-stale" in faults:
+        service = IPv4Network(model.service_cidr)
+        model.add_stale_dlb_virtual_server("default", "old-web", str(service.network_address + 355), 8080)
+    if "dlb-port-mismatch" in faults:
+        model.mismatch_dlb_port("kube-system", "kube-dns", 9153, "TCP", new_port=9154)
+    if "snat-missing" in faults:
+        model.nat_rules = [r for r in model.nat_rules if r.action != "SNAT"]
+    if "snat-wrong-ip" in faults:
+        wrong = str(IPv4Address(model.egress_ip) + 8)
+        for rule in model.nat_rules:
+            if rule.action == "SNAT":
+                rule.translated_network = wrong

@@ -1,0 +1,312 @@
+"""A running lab: the network (lab.netns), the services (lab.services) and the inventory, from one topology.
+
+``with LabRuntime(topology, prefix) as lab:`` builds it, starts every service as a child of this
+process, writes the inventory the suite uses, and tears everything down on exit, even after an
+error or Ctrl-C. Faults (lab.faults) are toggled with :meth:`inject` / :meth:`clear`: the desired
+state of each plane (edge nftables, CP ip rules, DNS records and routes, simulator state, sshd) is
+computed from the topology and the active faults, and only the planes a fault touches are re-applied.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from pathlib import Path
+from types import TracebackType
+
+from lab import faults as fault_catalogue
+from lab.inventory import LabVm, canary_password, write_client_key, write_known_hosts, write_lab_inventory
+from lab.model import SupervisorModel
+from lab.netns import Lab, build
+from lab.nft import edge_ruleset
+from lab.services import DnsServer, Service, SimProcess, VmSshd, start_all, stop_all
+from lab.sim.serve import FaultSpec, SimState
+from lab.tls import LabCA
+from lab.topology import DEFAULT_TOPOLOGY, NatRule, Topology, load_topology, netns_name
+from lab.zones import DnsRecord, records_from_mapping, with_address, without_ptr
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_DIR = Path("/run/wcp-lab")
+NSX_USER = "audit"
+VC_USER = "readonly@vsphere.local"
+FAULT_TABLE = "wcp_fault"
+
+
+def lab_dir(prefix: str) -> Path:
+    return RUN_DIR / prefix
+
+
+@dataclass
+class LabRuntime:
+    topology: Topology
+    prefix: str = "wcp"
+    faults: set[str] = field(default_factory=set)
+    workdir: Path | None = None
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.faults) - set(fault_catalogue.FAULTS))
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(unknown)} (see `wcp-lab faults`)")
+        self.dir = self.workdir or lab_dir(self.prefix)
+        self.net: Lab | None = None
+        self.dns: DnsServer | None = None
+        self.vms: dict[str, VmSshd] = {}
+        self.sims: list[SimProcess] = []
+        self.inventory_path = self.dir / "inventory.yaml"
+        self.nsx_password = canary_password("nsx")
+        self.vc_password = canary_password("vc")
+        self.kube_token = canary_password("token")
+
+    # ---- names -------------------------------------------------------------------------------------
+    def ns(self, node: str) -> str:
+        return netns_name(self.prefix, node)
+
+    @property
+    def jumpbox(self) -> str:
+        return self.topology.jumpbox[0]
+
+    @property
+    def dns_node(self) -> str:
+        return self.topology.dns_node[0]
+
+    def _address(self, role: str) -> IPv4Address:
+        return self.topology.host(role)[1].management  # type: ignore[arg-type]
+
+    def _names(self, *roles: str) -> list[DnsRecord]:
+        wanted = {str(self._address(role)) for role in roles}
+        return [r for r in records_from_mapping({k: str(v) for k, v in self.topology.dns.records.items()})
+                if r.address in wanted]
+
+    # ---- desired state from topology + faults ----------------------------------------------------------
+    def effective_topology(self) -> Topology:
+        return self.topology.with_shared_dns() if "seed-shared-dns" in self.faults else self.topology
+
+    def dns_records(self) -> list[DnsRecord]:
+        records = records_from_mapping({k: str(v) for k, v in self.topology.dns.records.items()})
+        vcenter = self._names("vcenter")[0].name
+        if "ptr-missing" in self.faults:
+            records = without_ptr(records, vcenter)
+        if "a-record-wrong" in self.faults:
+            records = with_address(records, vcenter, str(fault_catalogue.wrong_address(self.topology)))
+        return records
+
+    def nat_rules(self) -> list[NatRule]:
+        rules = list(self.topology.nat)
+        if "snat-missing" in self.faults:
+            rules = [r for r in rules if r.action != "SNAT"]
+        if "snat-wrong-ip" in self.faults:
+            wrong = fault_catalogue.wrong_egress_ip(self.topology)
+            rules = [r.model_copy(update={"translated": wrong}) if r.action == "SNAT" else r for r in rules]
+        return rules
+
+    def edge_text(self) -> str:
+        ports = [p for p in self.topology.api_vip.ports if not ("vip-6443-down" in self.faults and p == 6443)]
+        text = edge_ruleset(self.topology, nat=self.nat_rules(), vip_ports=ports)
+        nets = self.topology.networks
+        body = ""
+        if "egress-blackholed" in self.faults:  # new flows from the cluster to anywhere outside it vanish
+            body = (f"\tchain forward {{\n\t\ttype filter hook forward priority -10; policy accept;\n"
+                    f"\t\tip saddr {nets.namespace} ip daddr != {nets.namespace} ct state new drop\n\t}}\n")
+        reset = f"table ip {FAULT_TABLE} {{}}\ndelete table ip {FAULT_TABLE}\n"
+        return text + reset + f"table ip {FAULT_TABLE} {{\n{body}}}\n"
+
+    def model(self) -> SupervisorModel:
+        topo, nets = self.effective_topology(), self.topology.networks
+        cps = self.topology.control_planes
+        model = SupervisorModel.for_site(
+            cluster_moid=topo.supervisor.cluster_moid, vcenter_uuid=topo.supervisor.vcenter_uuid,
+            supervisor_name=topo.supervisor.name, nsx_manager=str(self._address("nsx")),
+            api_vip=str(topo.api_vip.address), management_ips=[str(vm.management) for vm in cps.values()],
+            workload_ips=[str(vm.workload) for vm in cps.values()], master_dns=[str(topo.dns.management)],
+            worker_dns=[str(topo.dns.workload)], namespace_network=str(nets.namespace),
+            service_cidr=str(nets.service), ingress_cidr=str(nets.ingress), egress_cidr=str(nets.egress),
+            egress_ip=str(nets.egress_ip))
+        fault_catalogue.apply_to_model(model, self.faults)
+        return model
+
+    def sim_state(self) -> SimState:
+        state = SimState(self.model(), NSX_USER, self.nsx_password, VC_USER, self.vc_password, self.kube_token)
+        if "nsx-api-unavailable" in self.faults:
+            state.faults["nsx"] = [FaultSpec(503, message="Service Unavailable")]
+        if "vip-cert-wrong-name" in self.faults:
+            state.cert_names["kube"] = [f"kube.other.{self.topology.supervisor.domain}"]
+        return state
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------
+    def up(self) -> LabRuntime:
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True, mode=0o700)
+        self.net = build(self.effective_topology(), self.prefix)
+        try:
+            self.net.registry.push(f"lab directory {self.dir}", lambda: shutil.rmtree(self.dir, ignore_errors=True))
+            self.net.apply_edge_ruleset(self.edge_text())
+            self._start_services()
+            self.write_inventory()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def _start_services(self) -> None:
+        assert self.net is not None  # noqa: S101 - up() built it
+        topo = self.topology
+        ca = LabCA()
+        ca_dir = self.dir / "ca"
+        self.ca_file = ca.save(ca_dir)
+        self.client_key = self.dir / "id_ed25519"
+        public_key = write_client_key(self.client_key)
+        self.state_file = self.dir / "sim-state.json"
+        self.sim_state().save(self.state_file)
+        dns_node = topo.dns_node[1]
+        self.dns = DnsServer(self.ns(self.dns_node), [str(a) for a in dns_node.management], self.dns_records(),
+                             self.dir / "dns", local_domains=[topo.supervisor.domain])
+        vip = str(topo.api_vip.address)
+        for name, vm in topo.control_planes.items():
+            self.vms[name] = VmSshd(self.ns(name), name, str(vm.management), self.dir / name,
+                                    authorized_keys=[public_key], nameservers=[str(topo.dns.management)],
+                                    search=[topo.supervisor.domain])
+            self.sims.append(SimProcess("kube", self.ns(name), [(str(vm.workload), p) for p in topo.api_vip.ports],
+                                        self.state_file, ca_dir, [vip, str(vm.workload), str(vm.management)],
+                                        self.dir / "sims", name=f"sim-kube-{name}"))
+        for kind in ("nsx", "vcenter"):
+            node, host = topo.host(kind)  # type: ignore[arg-type]
+            names = [str(host.management), *(r.name for r in self._names(kind))]
+            self.sims.append(SimProcess(kind, self.ns(node), [(str(host.management), 443)], self.state_file,
+                                        ca_dir, names, self.dir / "sims"))
+        services: list[Service] = [self.dns, *self.vms.values(), *self.sims]
+        for service in services:
+            self.net.registry.push(f"service {service!r}", service.stop)
+        start_all(services)
+        for name, vm_sshd in self.vms.items():
+            if "cp-vm-unreachable" in self.faults and name == fault_catalogue.unreachable_vm(topo):
+                vm_sshd.stop()
+
+    def write_inventory(self) -> Path:
+        topo, eff = self.topology, self.effective_topology()
+        nets = topo.networks
+        vms = [LabVm(name, f"{vm.management}/{nets.management.prefixlen}", str(topo.router[1].management),
+                     f"{vm.workload}/{nets.segment.prefixlen}", str(topo.edge[1].downlink))
+               for name, vm in topo.control_planes.items()]
+        known_hosts = write_known_hosts(self.dir / "known_hosts", [vm.known_hosts_line for vm in self.vms.values()])
+        write_lab_inventory(
+            self.inventory_path, name=f"lab-{topo.name}", supervisor_name=topo.supervisor.name, vms=vms,
+            ssh_key=self.client_key, known_hosts=known_hosts, management_dns=[str(eff.dns.management)],
+            workload_dns=[str(eff.dns.workload)], dns_names=self._names("vcenter", "nsx"),
+            workload_dns_names=self._names("vcenter"),
+            networks={"management": str(nets.management), "namespace": str(nets.namespace),
+                      "service": str(nets.service), "ingress": str(nets.ingress), "egress": str(nets.egress),
+                      "egress_ip": str(nets.egress_ip)},
+            api_vip=str(topo.api_vip.address), api_ports=topo.api_vip.ports, ca_file=self.ca_file,
+            kube_token=self.kube_token, nsx_manager=str(self._address("nsx")), nsx_username=NSX_USER,
+            nsx_password=self.nsx_password, vcenter=str(self._address("vcenter")), vcenter_username=VC_USER,
+            vcenter_password=self.vc_password, observer_address=str(topo.jumpbox[1].management),
+            observer_port=topo.observer.port)
+        return self.inventory_path
+
+    def down(self) -> list[str]:
+        """Tear everything down (services, namespaces, files); return what could not be undone."""
+        problems: list[str] = []
+        if self.net is not None:
+            problems = self.net.teardown()
+            self.net = None
+        stop_all([s for s in (self.dns, *self.vms.values(), *self.sims) if s is not None])
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return problems
+
+    def __enter__(self) -> LabRuntime:
+        return self.up()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.down()
+
+    # ---- faults ------------------------------------------------------------------------------------------
+    def inject(self, name: str) -> None:
+        self._toggle(name, on=True)
+
+    def clear(self, name: str) -> None:
+        self._toggle(name, on=False)
+
+    def _toggle(self, name: str, *, on: bool) -> None:
+        fault = fault_catalogue.FAULTS.get(name)
+        if fault is None:
+            raise ValueError(f"unknown fault {name!r} (see `wcp-lab faults`)")
+        if on == (name in self.faults):
+            return
+        (self.faults.add if on else self.faults.discard)(name)
+        for plane in fault.planes:
+            getattr(self, f"_apply_{plane}")()
+
+    def _apply_edge(self) -> None:
+        assert self.net is not None  # noqa: S101
+        self.net.apply_edge_ruleset(self.edge_text())
+
+    def _apply_sims(self) -> None:
+        self.sim_state().save(self.state_file)
+        for sim in self.sims:
+            sim.reload()
+
+    def _apply_dns(self) -> None:
+        assert self.dns is not None  # noqa: S101
+        if "dns-server-down" in self.faults:
+            self.dns.stop()
+        else:
+            self.dns.restart(self.dns_records()) if self.dns.running else self._start_dns()
+
+    def _start_dns(self) -> None:
+        assert self.dns is not None  # noqa: S101
+        self.dns.records = self.dns_records()
+        self.dns.start()
+
+    def _apply_sshd(self) -> None:
+        vm = self.vms[fault_catalogue.unreachable_vm(self.topology)]
+        if "cp-vm-unreachable" in self.faults:
+            vm.stop()
+        elif not vm.running:
+            vm.start()
+
+    def _apply_rules(self) -> None:
+        """The CP VMs' ip rules for the current DNS arrangement (the seed's shared-DNS rule or not)."""
+        assert self.net is not None  # noqa: S101
+        eff = self.effective_topology()
+        for name in self.topology.control_planes:
+            lines = [f"rule del {' '.join(r.ip_args())}" for r in self.topology.cp_rules(name, shared_dns=False)]
+            lines += [f"rule del {' '.join(r.ip_args())}" for r in self.topology.cp_rules(name, shared_dns=True)]
+            for line in dict.fromkeys(lines):
+                self.net.exec(name, ["ip", *line.split()], check=False)
+            self.net.ip_batch(name, [f"rule add {' '.join(r.ip_args())}" for r in eff.cp_rules(name)])
+
+    def _apply_dns_route(self) -> None:
+        assert self.net is not None  # noqa: S101
+        base = self.topology.plan(self.dns_node).routes
+        want = self.effective_topology().plan(self.dns_node).routes
+        if "dns-return-route-missing" in self.faults:
+            want = [r for r in want if r.dst != str(self.topology.dns.return_route)]
+        for route in base:
+            self.net.exec(self.dns_node, ["ip", "route", "del", *route.ip_args()], check=False)
+        for route in want:
+            self.net.exec(self.dns_node, ["ip", "route", "replace", *route.ip_args()])
+
+    def _apply_inventory(self) -> None:
+        self.write_inventory()
+
+    # ---- running the suite ----------------------------------------------------------------------------------
+    def suite_argv(self, args: Sequence[str] = (), python: str = sys.executable) -> list[str]:
+        """Run the suite as a user would, from the jumpbox (where the observer address lives)."""
+        return ["ip", "netns", "exec", self.ns(self.jumpbox), python, "-m", "pytest", "tests_live",
+                "-p", "no:cacheprovider", "--inventory", str(self.inventory_path), *args]
+
+    def run_suite(self, args: Sequence[str] = (), *, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WCP_")}
+        return subprocess.run(self.suite_argv(args), cwd=ROOT, env=env, capture_output=True, text=True,  # noqa: S603
+                              timeout=timeout, check=False)
+
+
+def open_lab(topology: str | Path | None = None, prefix: str = "wcp", faults: Sequence[str] = ()) -> LabRuntime:
+    return LabRuntime(load_topology(topology or DEFAULT_TOPOLOGY), prefix, set(faults))
