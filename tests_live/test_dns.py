@@ -17,9 +17,9 @@ def test_name_resolves(a_observation: DnsObservation, dns_diagnosis: dict[str, o
 
 
 @pytest.mark.check_id("WCP-DNS-002")
-def test_reverse_lookup_round_trips(ptr_observation: DnsObservation) -> None:
+def test_reverse_lookup_round_trips(ptr_observation: DnsObservation, ptr_diagnosis: dict[str, object]) -> None:
     """The address's PTR record names the host again (case-insensitive)."""
-    expect(check_ptr_round_trip(ptr_observation))
+    expect(check_ptr_round_trip(ptr_observation, **ptr_diagnosis))
 
 
 @pytest.mark.check_id("WCP-DNS-003")

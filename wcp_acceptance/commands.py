@@ -154,6 +154,7 @@ ALLOWED: tuple[Rule, ...] = (
     Rule("resolv.conf", ("cat", "/etc/resolv.conf")),
     Rule("resolvectl", ("resolvectl", one_of("status", "dns"))),
     Rule("getent", ("getent", "ahostsv4", DNS_NAME)),
+    Rule("getent (bounded)", ("timeout", DIG_SECONDS, "getent", "ahostsv4", DNS_NAME)),
     Rule("hostname", ("hostname",)),
     Rule("command -v", ("command", "-v", one_of("python3", "dig"))),
     Rule("dns query (python3)", ("python3", "-c", DNS_SCRIPT, IPV4, IPV4, PORT, HEX, SECONDS)),

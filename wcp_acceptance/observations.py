@@ -12,6 +12,8 @@ from typing import Literal
 
 from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe
 
+TIMED_OUT = 124  # coreutils timeout's exit status when the command was still running
+
 DnsOutcome = Literal[
     "answer",  # a reply with rcode NOERROR (answers may still be empty: NODATA)
     "nxdomain",
@@ -47,8 +49,13 @@ class ResolverObservation:
 
     probe: ResolverProbe
     addresses: tuple[str, ...]
-    exit_status: int
+    exit_status: int  # getent's; 124 when it was still waiting after ``timeout_s``
     resolv_conf: str = ""  # the VM's /etc/resolv.conf, as evidence
+    timeout_s: float = 0.0
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_status == TIMED_OUT
 
 
 @dataclass(frozen=True)

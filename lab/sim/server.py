@@ -7,6 +7,7 @@ TLS from the lab CA, and runs it in a daemon thread until :meth:`stop`.
 
 from __future__ import annotations
 
+import socketserver
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,13 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, handler)
         self.app = app  # the simulator state handlers read through ``self.server.app``
         self.tls = tls
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks getfqdn(), a DNS lookup: inside a lab VM whose DNS is broken on
+        # purpose that would stall start-up for the resolver's whole timeout
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def get_request(self) -> tuple[Any, Any]:
         sock, addr = super().get_request()

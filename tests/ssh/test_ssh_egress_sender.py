@@ -30,7 +30,7 @@ def test_closed_port_is_reported_as_port_unreachable(runner: ReadOnlyRunner, clo
     result = send_egress_datagram(runner, "127.0.0.2", "127.0.0.1", closed_udp_port, "nonce-77aa", wait=2.0)
     assert result.sent is True
     assert result.icmp_error is not None
-    assert result.icmp_error.startswith("port unreachable (")
+    assert result.icmp_error.startswith("port unreachable from 127.0.0.1 (")  # the sender, from the error queue
     assert result.elapsed_s is not None
     assert result.elapsed_s < 2.0
 

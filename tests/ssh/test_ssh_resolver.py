@@ -33,7 +33,7 @@ class _Canned:
 
     def exec_line(self, line: str, timeout: float) -> tuple[int, bytes, bytes]:
         self.lines.append(line)
-        if line.startswith("getent"):
+        if line.startswith(("getent", "timeout")):
             return self.status, b"", b"getent: oops\n" if self.status == 1 else b""
         return 0, b"nameserver 192.0.2.53\n", b""
 
@@ -42,7 +42,15 @@ def test_not_found_is_an_observation() -> None:
     vm = _Canned(2)
     seen = resolve_with_vm_resolver(ReadOnlyRunner(vm, "cp-1", 5), ResolverProbe("cp-1", "gone.corp.local"))
     assert (seen.exit_status, seen.addresses, seen.resolv_conf) == (2, (), "nameserver 192.0.2.53\n")
-    assert vm.lines == ["getent ahostsv4 gone.corp.local", "cat /etc/resolv.conf"]
+    assert vm.lines == ["timeout 5 getent ahostsv4 gone.corp.local", "cat /etc/resolv.conf"]
+
+
+def test_a_resolver_still_waiting_at_the_bound_is_an_observation() -> None:
+    vm = _Canned(124)
+    seen = resolve_with_vm_resolver(ReadOnlyRunner(vm, "cp-1", 10), ResolverProbe("cp-1", "slow.corp.local"), 3.2)
+    assert vm.lines[0] == "timeout 4 getent ahostsv4 slow.corp.local"
+    assert seen.timed_out
+    assert seen.timeout_s == 4.0
 
 
 def test_getent_that_could_not_look_is_an_error() -> None:

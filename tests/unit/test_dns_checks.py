@@ -241,3 +241,17 @@ def test_vm_resolver_without_nameserver_or_with_wrong_address() -> None:
     assert "/etc/hosts" in wrong.cause
     other = check_vm_resolver(_resolver((), 1))
     assert other.observed == "getent hosts failed with exit 1"
+
+
+def test_the_router_that_answered_unreachable_is_named() -> None:
+    from ipaddress import IPv4Address, IPv4Interface
+
+    from wcp_acceptance.checks.dns import check_a_record
+    from wcp_acceptance.observations import DnsObservation
+    from wcp_acceptance.targets import DnsProbe
+
+    probe = DnsProbe("cp-1", "eth0", IPv4Interface("192.168.10.45/24"), IPv4Address("192.168.10.10"),
+                     "vcenter.corp.local", IPv4Address("192.168.10.20"))
+    obs = DnsObservation(probe, "vcenter.corp.local", "A", "icmp_unreachable", timeout_s=2.0,
+                         detail="host unreachable from 10.244.0.1 ([Errno 113] No route to host)")
+    assert check_a_record(obs).observed == "ICMP host unreachable from 10.244.0.1"

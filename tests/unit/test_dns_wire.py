@@ -239,7 +239,16 @@ def test_script_errors_are_observations(error: str, outcome: str) -> None:
     text = {"timeout": "no reply within 2 s", "icmp": "[Errno 113] No route to host", "send": "[Errno 99] x"}[error]
     vm = FakeVm(lambda q: json.dumps({"ok": False, "error": error, "errno": 113, "text": text, "elapsed": 2.0}))
     seen = _resolve(vm)
-    assert (seen.outcome, seen.answers, seen.detail, seen.timeout_s) == (outcome, (), text, 2.0)
+    detail = "host unreachable ([Errno 113] No route to host)" if error == "icmp" else text
+    assert (seen.outcome, seen.answers, seen.detail, seen.timeout_s) == (outcome, (), detail, 2.0)
+
+
+def test_an_icmp_error_names_the_router_that_sent_it() -> None:
+    record = {"ok": False, "error": "icmp", "errno": 113, "text": "[Errno 113] No route to host",
+              "from": "10.244.0.1", "elapsed": 0.001}
+    seen = _resolve(FakeVm(lambda q: json.dumps(record)))
+    assert seen.outcome == "icmp_unreachable"
+    assert seen.detail == "host unreachable from 10.244.0.1 ([Errno 113] No route to host)"
 
 
 def test_script_that_prints_nothing_is_an_observation_error() -> None:

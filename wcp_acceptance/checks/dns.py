@@ -10,6 +10,7 @@ left: the seed's failure, a rule steering management DNS into the workload table
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from wcp_acceptance.checks.routing import PathDiagnosis, diagnose_path, is_one_of
@@ -74,6 +75,9 @@ def _icmp_kind(detail: str) -> str:
     return "host"
 
 
+_ICMP_FROM = re.compile(r"unreachable from (\d+\.\d+\.\d+\.\d+)")
+
+
 def _observed(obs: DnsObservation) -> str:
     server = obs.probe.server
     outcome = obs.outcome
@@ -81,8 +85,11 @@ def _observed(obs: DnsObservation) -> str:
         return f"no answer within {_seconds(obs.timeout_s)}"
     if outcome == "icmp_unreachable":
         kind = _icmp_kind(obs.detail)
+        sender = _ICMP_FROM.search(obs.detail or "")
+        origin = f" from {sender.group(1)}" if sender else ""
         return (
-            f"ICMP {kind} unreachable" if kind != "administratively prohibited" else "ICMP administratively prohibited"
+            f"ICMP {kind} unreachable{origin}" if kind != "administratively prohibited"
+            else f"ICMP administratively prohibited{origin}"
         )
     if outcome == "send_error":
         return f"the VM could not send the query ({obs.detail or 'no error text'})"
@@ -328,7 +335,9 @@ def check_vm_resolver(obs: ResolverObservation) -> Finding:
             evidence,
         )
 
-    if obs.exit_status == 2 or (obs.exit_status == 0 and not addresses):
+    if obs.timed_out:
+        observed = f"no answer within {obs.timeout_s:g} s (getent was still waiting)"
+    elif obs.exit_status == 2 or (obs.exit_status == 0 and not addresses):
         observed = f"getent hosts found no address (exit {obs.exit_status})"
     else:
         observed = f"getent hosts failed with exit {obs.exit_status}"

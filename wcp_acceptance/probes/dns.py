@@ -29,7 +29,7 @@ import dns.reversename
 from wcp_acceptance.commands import CommandResult, ReadOnlyRunner
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.observations import DnsObservation, DnsOutcome
-from wcp_acceptance.probes.vm_scripts import DNS_QUERY_SCRIPT
+from wcp_acceptance.probes.vm_scripts import DNS_QUERY_SCRIPT, icmp_text
 from wcp_acceptance.targets import DnsProbe
 
 RType = Literal["A", "PTR"]
@@ -177,6 +177,8 @@ def _via_python(runner: ReadOnlyRunner, probe: DnsProbe, qname: str, rtype: RTyp
     else:
         kind = record.get("error")
         text = str(record.get("text", ""))
+        if kind == "icmp" and isinstance(record.get("errno"), int):
+            text = icmp_text(int(record["errno"]), text, record.get("from"))
         outcome: DnsOutcome = {"timeout": "no_reply", "icmp": "icmp_unreachable"}.get(  # type: ignore[assignment]
             str(kind), "send_error"
         )

@@ -1,8 +1,10 @@
 """The constant python3 programs the VMs run (and nothing else: the allow-list matches them verbatim).
 
 They only move bytes. The runner builds a DNS query with dnspython and parses the reply; the VM
-binds the interface's own address, **connects** the UDP socket (so an ICMP error comes back as
-ECONNREFUSED / EHOSTUNREACH / ENETUNREACH instead of a silent timeout), sends, waits, and prints
+binds the interface's own address, **connects** the UDP socket and sets IP_RECVERR (so an ICMP
+error comes back as ECONNREFUSED / EHOSTUNREACH / ENETUNREACH, with the address of the router
+that sent it read from the error queue, instead of a silent timeout: Linux reports host and net
+unreachable to a UDP socket only with IP_RECVERR), sends, waits, and prints
 exactly one JSON line. Standard library only, and no f-strings, so an old python3 on a VM runs them.
 
 DNS query, argv ``<src> <server> <port> <hex query> <timeout>``, prints one of::
@@ -28,14 +30,28 @@ from wcp_acceptance.finding import ObservationError
 if TYPE_CHECKING:
     from wcp_acceptance.commands import ReadOnlyRunner
 
-DNS_QUERY_SCRIPT = """\
-import json, socket, sys, time
+_ICMP_PRELUDE = """\
+import json, socket, struct, sys, time
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+def icmp_from(sock):
+    try:
+        _, anc, _, _ = sock.recvmsg(512, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+    except OSError:
+        return None
+    for level, kind, data in anc:
+        if level == socket.IPPROTO_IP and kind == IP_RECVERR and len(data) >= 24:
+            return socket.inet_ntoa(data[20:24])
+    return None
+"""
+
+DNS_QUERY_SCRIPT = _ICMP_PRELUDE + """\
 src, server, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 query, wait = bytes.fromhex(sys.argv[4]), float(sys.argv[5])
 def done(record):
     sys.stdout.write(json.dumps(record) + "\\n")
     sys.exit(0)
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
 start = time.monotonic()
 try:
     sock.bind((src, 0))
@@ -50,17 +66,18 @@ except socket.timeout:
     done({"ok": False, "error": "timeout", "errno": None, "text": "no reply within %g s" % wait,
           "elapsed": time.monotonic() - start})
 except OSError as exc:
-    done({"ok": False, "error": "icmp", "errno": exc.errno, "text": str(exc), "elapsed": time.monotonic() - start})
+    done({"ok": False, "error": "icmp", "errno": exc.errno, "text": str(exc), "from": icmp_from(sock),
+          "elapsed": time.monotonic() - start})
 done({"ok": True, "reply": reply.hex(), "elapsed": time.monotonic() - start})
 """
 
-EGRESS_SEND_SCRIPT = """\
-import json, socket, sys, time
+EGRESS_SEND_SCRIPT = _ICMP_PRELUDE + """\
 src, observer, port, nonce, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 def done(record):
     sys.stdout.write(json.dumps(record) + "\\n")
     sys.exit(0)
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
 start = time.monotonic()
 try:
     sock.bind((src, 0))
@@ -77,7 +94,7 @@ except socket.timeout:
           "elapsed": time.monotonic() - start})
 except OSError as exc:
     done({"sent": True, "port": local_port, "echo": None, "errno": exc.errno, "text": str(exc),
-          "elapsed": time.monotonic() - start})
+          "from": icmp_from(sock), "elapsed": time.monotonic() - start})
 done({"sent": True, "port": local_port, "echo": echo.decode("utf-8", "replace"), "errno": None, "text": "",
       "elapsed": time.monotonic() - start})
 """
@@ -87,6 +104,12 @@ _ICMP_NAMES = {
     errno.EHOSTUNREACH: "host unreachable",
     errno.ENETUNREACH: "network unreachable",
 }
+
+
+def icmp_text(code: int, text: str, sender: object = None) -> str:
+    """``host unreachable from 10.244.0.1 ([Errno 113] No route to host)``: what ping would say."""
+    origin = f" from {sender}" if isinstance(sender, str) and sender else ""
+    return f"{_ICMP_NAMES.get(code, 'error')}{origin} ({text})"
 
 
 @dataclass(frozen=True)
@@ -128,7 +151,7 @@ def send_egress_datagram(
         return SenderResult(sent=False, error=text or f"errno {code}")
     icmp = None
     if isinstance(code, int):
-        icmp = f"{_ICMP_NAMES.get(code, 'error')} ({text})"
+        icmp = icmp_text(code, text, record.get("from"))
     port_used = record.get("port")
     echo = record.get("echo")
     return SenderResult(
