@@ -24,7 +24,7 @@ from lab.zones import DnsRecord
 from wcp_acceptance.inventory.load import load_inventory
 from wcp_acceptance.secret import Secret
 
-LAB_TIMEOUTS: dict[str, float] = {"connect": 3, "command": 10, "dns": 2, "api": 5, "egress": 2}
+LAB_TIMEOUTS: dict[str, float] = {"connect": 3, "command": 10, "dns": 1, "api": 5, "egress": 1}
 NETWORK_KEYS = ("management", "namespace", "service", "ingress", "egress", "egress_ip")
 
 
