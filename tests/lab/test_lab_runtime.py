@@ -49,14 +49,19 @@ def assert_clean(before: object, prefix: str) -> None:
     assert _lab_processes(prefix) == []
 
 
+def _fail_inside_a_lab(prefix: str) -> None:
+    with open_lab(prefix=prefix) as lab:
+        assert lab.inventory_path.is_file()
+        assert _lab_processes(prefix)  # the positive control: services were running
+        raise RuntimeError("a test failing mid-way")
+
+
 def test_a_test_that_fails_inside_the_lab_still_leaves_the_host_as_it_was() -> None:
     prefix = _prefix()
     before = snapshot()
     try:
-        with pytest.raises(RuntimeError, match="mid-way"), open_lab(prefix=prefix) as lab:
-            assert lab.inventory_path.is_file()
-            assert _lab_processes(prefix)  # the positive control: services were running
-            raise RuntimeError("a test failing mid-way")
+        with pytest.raises(RuntimeError, match="mid-way"):
+            _fail_inside_a_lab(prefix)
         assert_clean(before, prefix)
     finally:
         teardown_prefix(prefix)
