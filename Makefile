@@ -29,5 +29,19 @@ typecheck: $(VENV)/.installed
 test: setup lint typecheck
 	$(BIN)/python -m pytest tests
 
+.PHONY: demo bench
+
+## demo: bring the lab up, run the suite from its jumpbox, tear it down, print where the report is.
+## FAULT=<name> (see `.venv/bin/wcp-lab faults`) breaks the lab first: the suite exiting 1 is then the expected outcome.
+demo: setup
+	@rc=0; $(BIN)/wcp-lab demo $(if $(FAULT),--fault $(FAULT)) || rc=$$?; \
+	if [ -n "$(FAULT)" ] && [ $$rc -eq 1 ]; then echo "make demo: the suite caught $(FAULT) (exit 1, as expected)"; exit 0; fi; \
+	if [ -n "$(FAULT)" ] && [ $$rc -eq 0 ]; then echo "make demo: WARNING: the suite passed with $(FAULT) injected"; exit 0; fi; \
+	exit $$rc
+
+## bench: lab up/down time, suite wall time on the healthy lab, fault inject+clear time (BENCH_ARGS=--runs 5)
+bench: setup
+	$(BIN)/python bench/lab_bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .ruff_cache .mypy_cache
