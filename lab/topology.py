@@ -30,10 +30,9 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from wcp_acceptance.inventory.load import _problem_lines, _UniqueKeyLoader
+from wcp_acceptance.inventory.load import InventoryError, _problem_lines, read_yaml
 
 TOPOLOGIES_DIR = Path(__file__).resolve().parent / "topologies"
 DEFAULT_TOPOLOGY = TOPOLOGIES_DIR / "seed.yaml"
@@ -611,20 +610,8 @@ def parse_topology(data: Any, source: str) -> Topology:
 
 def load_topology(path: str | Path = DEFAULT_TOPOLOGY) -> Topology:
     """Read and validate a topology file, or raise :class:`TopologyError` listing every problem."""
-    file = Path(path)
-    source = str(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TopologyError([f"{source}: cannot read topology: {exc.strerror or exc}"]) from None
-    except UnicodeDecodeError:
-        raise TopologyError([f"{source}: not UTF-8 text"]) from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise TopologyError([f"{source}: {where}: YAML syntax error: {exc.problem or exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise TopologyError([f"{source}: YAML error: {exc}"]) from None
-    return parse_topology(data, source)
+        data = read_yaml(path, "topology")
+    except InventoryError as exc:
+        raise TopologyError(exc.problems) from None
+    return parse_topology(data, str(path))

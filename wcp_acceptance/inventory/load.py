@@ -134,22 +134,27 @@ def parse_inventory(data: Any, source: str, base_dir: Path) -> Inventory:
         raise InventoryError(problems) from None
 
 
-def load_inventory(path: str | Path) -> Inventory:
-    """Read ``path`` and return the validated inventory, or raise :class:`InventoryError`."""
-    file = Path(path)
+def read_yaml(path: str | Path, kind: str) -> Any:
+    """Parse a YAML file (duplicate keys refused); every problem is one ``<file>: ...`` line in
+    :class:`InventoryError` (the lab's topology loader re-raises them as its own error)."""
     source = str(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise InventoryError([f"{source}: cannot read inventory: {exc.strerror or exc}"]) from None
+        raise InventoryError([f"{source}: cannot read {kind}: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError:
         raise InventoryError([f"{source}: not UTF-8 text"]) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise InventoryError([f"{source}: {where}: YAML syntax error: {exc.problem or exc}"]) from None
     except yaml.YAMLError as exc:
         raise InventoryError([f"{source}: YAML error: {exc}"]) from None
-    return parse_inventory(data, source, file.resolve().parent)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read ``path`` and return the validated inventory, or raise :class:`InventoryError`."""
+    data = read_yaml(path, "inventory")
+    return parse_inventory(data, str(path), Path(path).resolve().parent)
