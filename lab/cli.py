@@ -142,6 +142,15 @@ def _wait_released(prefix: str, timeout: float) -> bool:
     return True
 
 
+def _wait_exited(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _proc_state(pid) not in (None, "Z"):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _display(path: Path) -> str:
     """``path`` relative to the working directory when it lies under it (as a user would type it)."""
     try:
@@ -264,6 +273,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     pid = sup.holder(prefix)
     if pid is not None:
         _stop_supervisor(prefix, pid, args.timeout, notes)
+        if pid and not _wait_exited(pid, 5.0):  # it released the lab; let it finish leaving
+            notes.append(f"supervisor pid {pid} released the lab but had not exited after 5 s")
     removed = teardown_prefix(prefix, timeout=10.0)
     if removed and pid is None:
         notes.append(f"removed {len(removed)} orphaned namespace(s) of a crashed run")
