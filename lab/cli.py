@@ -110,7 +110,7 @@ def _refuse_if_present(prefix: str) -> None:
     if pid is not None:
         raise CliError(f"lab {prefix!r} is already up (supervisor pid {pid or '?'}); "
                        f"take it down with `wcp-lab down --prefix {prefix}`")
-    left = [item for item in _leftovers(prefix) if not item.endswith(".log")]
+    left = [item for item in _leftovers(prefix) if not item.endswith((".log", ".lock"))]  # harmless when unheld
     if left:
         raise CliError(f"lab {prefix!r} is not up but a crashed run left {', '.join(left)}; "
                        f"remove it with `wcp-lab down --prefix {prefix}`")
@@ -224,7 +224,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         os.close(fd)
     try:
-        ready = _wait_ready(process, prefix, args.timeout)
+        with _sigterm_as_interrupt():
+            ready = _wait_ready(process, prefix, args.timeout)
     except KeyboardInterrupt:
         _abort_up(process, prefix)
         raise CliError(f"interrupted: lab {prefix!r} was not started", 130) from None
