@@ -36,7 +36,7 @@ test: setup lint typecheck
 demo: setup
 	@rc=0; $(BIN)/wcp-lab demo $(if $(FAULT),--fault $(FAULT)) || rc=$$?; \
 	if [ -n "$(FAULT)" ] && [ $$rc -eq 1 ]; then echo "make demo: the suite caught $(FAULT) (exit 1, as expected)"; exit 0; fi; \
-	if [ -n "$(FAULT)" ] && [ $$rc -eq 0 ]; then echo "make demo: WARNING: the suite passed with $(FAULT) injected"; exit 0; fi; \
+	if [ -n "$(FAULT)" ] && [ $$rc -eq 0 ]; then echo "make demo: the suite did not catch $(FAULT)"; exit 1; fi; \
 	exit $$rc
 
 ## bench: lab up/down time, suite wall time on the healthy lab, fault inject+clear time (BENCH_ARGS=--runs 5)
