@@ -32,6 +32,10 @@ def run_in_lab(lab: LabRuntime, report_dir: Path, *args: str) -> LabRun:
     latest = sorted(report_dir.glob("*/latest"))
     assert latest, f"no report written (exit {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
     summary = json.loads((latest[0] / "summary.json").read_text())
+    # the lab's canary secrets never reach an artifact, whatever the fault
+    texts = [p.read_text(errors="replace") for p in latest[0].resolve().iterdir()] + [done.stdout, done.stderr]
+    for secret in (lab.nsx_password, lab.vc_password, lab.kube_token):
+        assert not any(secret in text for text in texts), "a lab secret leaked into the report or the output"
     return LabRun(done.returncode, summary, done.stdout, seconds)
 
 
