@@ -2,7 +2,7 @@
 
 State comes from :class:`lab.model.SupervisorModel` (one DLB virtual server and pool per ClusterIP
 Service port, the system Tier-1 with its NAT rules, the cluster domain). Shapes follow real NSX
-responses (``/work/shared/nsx-samples``, copied to ``tests/data/nsx``): field order, tag order,
+responses (the real samples in ``tests/data/nsx``, see its README): field order, tag order,
 strings for ports, no ``members`` key on an empty pool, no ``translated_network`` on NO_SNAT.
 
 Every JSON object is serialised once in :meth:`NsxPolicySim.refresh`; a list page is the
