@@ -99,19 +99,25 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-VIP-003", "*:6443", "failed", ""),
        E("WCP-DLB-001", "*", "error", "refused"),
        E("WCP-DLB-002", "*", "error", "refused"),
-       E("WCP-EGR-002", "*", "error", "refused")),
+       E("WCP-EGR-002", "*", "error", "refused"),
+       E("WCP-NCP-001", "*", "error", "refused"),
+       E("WCP-NCP-002", "*", "error", "refused")),
     _f("vip-cert-wrong-name", "kube-apiserver serves a certificate for another name", ("sims",),
        E("WCP-VIP-002", "*", "failed", "kube.other"),
        E("WCP-VIP-003", "*", "failed", "WCP-VIP-002"),
        E("WCP-DLB-001", "*", "error", "certificate"),
        E("WCP-DLB-002", "*", "error", "certificate"),
-       E("WCP-EGR-002", "*", "error", "certificate")),
+       E("WCP-EGR-002", "*", "error", "certificate"),
+       E("WCP-NCP-001", "*", "error", "certificate"),
+       E("WCP-NCP-002", "*", "error", "certificate")),
     _f("cp-vm-unreachable", "the last control-plane VM's sshd is gone", ("sshd",),
        E("WCP-DNS-001", "cp-3/*", "error", "refused"),
        E("WCP-DNS-002", "cp-3/*", "error", "refused"),
        E("WCP-DNS-003", "cp-3 *", "error", "refused"),
        E("WCP-RT-001", "cp-3 *", "error", "refused"),
        E("WCP-EGR-001", "cp-3/*", "error", "refused")),
+    _f("ncp-crashloop", "the nsx-ncp pod is in CrashLoopBackOff", ("sims",),
+       E("WCP-NCP-001", "*", "failed", "CrashLoopBackOff")),
     _f("nsx-api-unavailable", "every NSX API call answers 503", ("sims",),
        E("WCP-DLB-001", "*", "error", "503"),
        E("WCP-DLB-002", "*", "error", "503"),
@@ -141,6 +147,8 @@ def apply_to_model(model: SupervisorModel, faults: set[str]) -> None:
         model.add_stale_dlb_virtual_server("default", "old-web", str(service.network_address + 355), 8080)
     if "dlb-port-mismatch" in faults:
         model.mismatch_dlb_port("kube-system", "kube-dns", 9153, "TCP", new_port=9154)
+    if "ncp-crashloop" in faults:
+        model.ncp_pod_state, model.ncp_restart_count = "CrashLoopBackOff", 42
     if "snat-missing" in faults:
         model.nat_rules = [r for r in model.nat_rules if r.action != "SNAT"]
     if "snat-wrong-ip" in faults:

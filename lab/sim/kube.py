@@ -301,7 +301,7 @@ def ncp_ini(model: SupervisorModel) -> str:
         "",
         "[nsx_v3]",
         "policy_nsxapi = True",
-        f"nsx_api_managers = {model.nsx_manager}:443",
+        f"nsx_api_managers = {model.nsx_manager if ':' in model.nsx_manager else model.nsx_manager + ':443'}",
         "nsx_api_cert_file = /etc/nsx-ujo/nsx-cert/tls.crt",
         "nsx_api_private_key_file = /etc/nsx-ujo/nsx-cert/tls.key",
         "insecure = False",

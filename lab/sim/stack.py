@@ -61,6 +61,8 @@ class SimStack:
             names = (self.api_host, "localhost")
             self.nsx_server = self._add(SimServer(NsxPolicyHandler, self.nsx, self.ca.server_context(*names),
                                                   host=self.api_host))
+            self.model.nsx_manager = f"{self.api_host}:{self.nsx_server.port}"  # what ncp.ini names
+            self.kube.refresh()
             self.vc_server = self._add(SimServer(VcenterHandler, self.vcenter, self.ca.server_context(*names),
                                                  host=self.api_host))
             self.kube_server = self._add(SimServer(KubeApiHandler, self.kube, self.ca.server_context(*names),

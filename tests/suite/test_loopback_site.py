@@ -68,5 +68,6 @@ def test_the_suite_end_to_end_on_a_loopback_site(tmp_path: Path, start_stack, su
     assert {e["check_id"] for e in skipped} == {"WCP-DNS-003", "WCP-RT-001"}
     assert all(e["skip_reason"].startswith("excluded by the inventory: loopback site") for e in skipped)
     # the API checks pass beside all this
-    for check in ("WCP-DLB-001", "WCP-DLB-002", "WCP-VIP-001", "WCP-VIP-002", "WCP-VIP-003"):
+    for check in ("WCP-DLB-001", "WCP-DLB-002", "WCP-VIP-001", "WCP-VIP-002", "WCP-VIP-003", "WCP-NCP-001",
+                  "WCP-NCP-002"):
         assert set(run.outcomes(check).values()) == {"passed"}, check
