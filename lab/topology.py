@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from wcp_acceptance.inventory.load import InventoryError, _problem_lines, read_yaml
+from wcp_acceptance.inventory.load import InventoryError, problem_lines, read_yaml
 
 TOPOLOGIES_DIR = Path(__file__).resolve().parent / "topologies"
 DEFAULT_TOPOLOGY = TOPOLOGIES_DIR / "seed.yaml"
@@ -67,6 +67,9 @@ def check_prefix(prefix: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- the file
+
+
+_N = TypeVar("_N", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -227,32 +230,28 @@ class Topology(_Model):
     def _one(self, role: str) -> str:
         return self.names_by_role(role)[0]
 
+    def _node_of(self, role: str, kind: type[_N]) -> tuple[str, _N]:
+        """The one node with ``role``, typed (validation guarantees there is exactly one, of ``kind``)."""
+        name = self._one(role)
+        node = self.nodes[name]
+        if not isinstance(node, kind):
+            raise TypeError(f"node {name} with role {role} is not a {kind.__name__}")
+        return name, node
+
     @property
     def router(self) -> tuple[str, RouterNode]:
-        name = self._one("router")
-        node = self.nodes[name]
-        assert isinstance(node, RouterNode)  # noqa: S101 - guaranteed by validation
-        return name, node
+        return self._node_of("router", RouterNode)
 
     @property
     def edge(self) -> tuple[str, EdgeNode]:
-        name = self._one("edge")
-        node = self.nodes[name]
-        assert isinstance(node, EdgeNode)  # noqa: S101 - guaranteed by validation
-        return name, node
+        return self._node_of("edge", EdgeNode)
 
     @property
     def dns_node(self) -> tuple[str, DnsNode]:
-        name = self._one("dns")
-        node = self.nodes[name]
-        assert isinstance(node, DnsNode)  # noqa: S101 - guaranteed by validation
-        return name, node
+        return self._node_of("dns", DnsNode)
 
     def host(self, role: Literal["vcenter", "nsx", "jumpbox"]) -> tuple[str, HostNode]:
-        name = self._one(role)
-        node = self.nodes[name]
-        assert isinstance(node, HostNode)  # noqa: S101 - guaranteed by validation
-        return name, node
+        return self._node_of(role, HostNode)
 
     @property
     def jumpbox(self) -> tuple[str, HostNode]:
@@ -603,7 +602,7 @@ def parse_topology(data: Any, source: str) -> Topology:
                 ctx = error.get("ctx") or {}
                 reason = template.format(tag=ctx.get("tag"), input=error.get("input"), pattern=ctx.get("pattern"))
                 error = {**error, "type": "value_error", "msg": reason}
-            problems.extend(p for p in _problem_lines(source, error) if p not in problems)
+            problems.extend(p for p in problem_lines(source, error) if p not in problems)
         problems.extend(f"{source}: {p}" for p in _partial_problems(data) if f"{source}: {p}" not in problems)
         raise TopologyError(problems) from None
 

@@ -73,7 +73,7 @@ _REASONS = {
 }
 
 
-def _problem_lines(source: str, error: dict[str, Any]) -> list[str]:
+def problem_lines(source: str, error: dict[str, Any]) -> list[str]:
     loc = tuple(x for x in error["loc"] if not (isinstance(x, str) and x.startswith("function-")))
     etype = error["type"]
     template = _REASONS.get(etype)
@@ -129,7 +129,7 @@ def parse_inventory(data: Any, source: str, base_dir: Path) -> Inventory:
         for error in errors:
             if error["type"] == "too_short" and _has_deeper_error(error, errors):
                 continue  # "must not be empty" only because every item was itself invalid
-            problems.extend(_problem_lines(source, error))
+            problems.extend(problem_lines(source, error))
         problems.extend(p for p in _raw_problems(source, data) if p not in problems)
         raise InventoryError(problems) from None
 
