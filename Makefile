@@ -11,11 +11,26 @@ setup: system-deps $(VENV)/.installed
 system-deps:
 	@bash .ci/system-deps
 
-$(VENV)/.installed: pyproject.toml
+# The versions come from requirements-dev.lock (every package pinned and hashed), so CI and a machine
+# set up a month later run what was tested; the project itself goes in editable, without resolving again.
+# A changed pyproject.toml or lock re-runs this (the lock test fails while the lock lags pyproject.toml).
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
+
+## lock: re-resolve the locks from pyproject.toml: requirements.lock (what the product needs: the container
+## image) and requirements-dev.lock (plus the dev extra, constrained to the same runtime pins: setup, CI).
+## Unchanged pins are kept; UPGRADE=1 moves every pin to the newest release.
+UV_VERSION ?= 0.13.9
+UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+              --custom-compile-command 'make lock' --quiet $(if $(UPGRADE),--upgrade)
+.PHONY: lock
+lock: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
 
 ## lint: ruff (style, bandit, banned transports in tests_live/)
 lint: $(VENV)/.installed
