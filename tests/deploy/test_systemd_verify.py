@@ -8,13 +8,15 @@ value, a program that is not there) fails: the output must be empty, not only th
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.systemd_units import SERVICE, SITE, TIMER, analyze, offline_root
+from tests.deploy.systemd_units import SERVICE, SITE, TIMER, UNIT_DIR, analyze, offline_root, read_unit
 
 INSTANCES = [f"wcp-acceptance@{SITE}.service", f"wcp-acceptance@{SITE}.timer"]
+SYSUSERS = UNIT_DIR / "wcp-acceptance.sysusers"
 EXPOSURE_THRESHOLD = 20  # tenths: systemd-analyze security's "OK" band is below 2.0 of 10
 
 
@@ -68,3 +70,20 @@ def test_the_service_sandbox_rates_ok_in_systemd_analyze_security(root: Path) ->
         f"exposure {level.group(1)} is above {EXPOSURE_THRESHOLD / 10}; unprotected:\n"
         + "\n".join(line for line in done.stdout.splitlines() if line.startswith("✗"))
     )
+
+
+def test_systemd_sysusers_creates_the_user_and_group_the_service_runs_as(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    done = subprocess.run(  # noqa: S603 - fixed program, our own arguments
+        ["/usr/bin/systemd-sysusers", f"--root={tmp_path}", str(SYSUSERS)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    service = read_unit(SERVICE)
+    users = {line.split(":")[0]: line.split(":") for line in (tmp_path / "etc/passwd").read_text().splitlines()}
+    groups = {line.split(":")[0] for line in (tmp_path / "etc/group").read_text().splitlines()}
+    runs_as = service.value("Service", "User")
+    user = users.get(runs_as)
+    assert user is not None, f"{SYSUSERS.name} creates {sorted(users)}, the service runs as {runs_as}"
+    assert service.value("Service", "Group") in groups
+    assert user[6] == "/usr/sbin/nologin", "a system user for runs needs no login shell"
