@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CHECKS = ("WCP-DNS-001", "WCP-DNS-002", "WCP-DNS-003", "WCP-RT-001", "WCP-EGR-001", "WCP-EGR-002",
-          "WCP-DLB-001", "WCP-DLB-002", "WCP-VIP-001", "WCP-VIP-002", "WCP-VIP-003", "WCP-NCP-001", "WCP-NCP-002")
-RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
-MARK = {"passed": ".", "skipped": "s", "failed": "F", "error": "E"}
+from wcp_acceptance.catalogue import CHECKS as CATALOGUE
+
+CHECKS = tuple(c.id for c in CATALOGUE)  # the columns: the catalogue, in its order
+RANK = {"passed": 0, "skipped": 1, "not_run": 2, "failed": 3, "error": 4}
+MARK = {"passed": ".", "skipped": "s", "not_run": "-", "failed": "F", "error": "E"}
 
 
 @dataclass

@@ -16,10 +16,7 @@ from lab.faults import FAULTS
 from lab.runtime import LabRuntime, open_lab
 from tests.lab.matrix import MATRIX
 from tests.lab.suite_runs import judge, run_in_lab
-
-CHECK_IDS = {"WCP-DNS-001", "WCP-DNS-002", "WCP-DNS-003", "WCP-RT-001", "WCP-EGR-001", "WCP-EGR-002",
-             "WCP-DLB-001", "WCP-DLB-002", "WCP-VIP-001", "WCP-VIP-002", "WCP-VIP-003", "WCP-NCP-001",
-             "WCP-NCP-002"}
+from wcp_acceptance.catalogue import IDS as CHECK_IDS
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,171 @@
+"""The check catalogue: every check declared once, everything else derived from it.
+
+Markers, the README's check table, ``wcp-acceptance checks``, ``--check`` selection, the id sets
+the project's tests pin, the fault matrix's columns and the report's per-area table all read
+this module. A new check costs its check function, its test in ``tests_live/``, its entry here
+and its message tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Literal
+
+Severity = Literal["critical", "major"]
+
+SEED = "https://darrylcauldwell.github.io/post/tanzu-basic-nsx"
+NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
+               "nsx-t-and-vsphere-with-tanzu-what-automatically-created-network-objects-and-services/")
+NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
+
+
+@dataclass(frozen=True)
+class Area:
+    """A group of checks; its name is the pytest marker that selects them (``-m dns``)."""
+
+    name: str
+    title: str
+    help: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: a stable id, the fact that must hold, and what it needs from the inventory."""
+
+    id: str
+    area: str
+    title: str
+    must_hold: str
+    observed_by: str
+    severity: Severity = "critical"
+    doc: str | None = None
+    needs: tuple[str, ...] = ()
+
+    @property
+    def short_id(self) -> str:
+        return self.id.removeprefix("WCP-")
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.title}"
+
+
+AREAS: tuple[Area, ...] = (
+    Area("dns", "DNS", "DNS resolution from the control-plane VMs (A, PTR, the VM's own resolver)"),
+    Area("routing", "Routing", "policy routing on the control-plane VMs (management traffic steered into the "
+         "workload table)"),
+    Area("egress", "Egress", "egress SNAT of workload traffic to the egress IP"),
+    Area("dlb", "Distributed load balancer", "NSX distributed load balancer virtual servers for ClusterIP "
+         "Service ports"),
+    Area("vip", "API VIP", "the kube-apiserver VIP (TCP, TLS, /version) on 443 and 6443"),
+    Area("ncp", "NCP", "the NSX Container Plugin (pod health, the NSX managers it uses)"),
+)
+
+CHECKS: tuple[Check, ...] = (
+    Check("WCP-DNS-001", "dns", "name resolves from every interface",
+          "every name in the inventory resolves (A) from every interface of every control-plane VM, through "
+          "that interface's DNS servers, with the interface's own address as source, sent from the VM itself",
+          "dnspython builds the query; the VM sends it from the bound source (python3 one-liner, dig -b fallback)",
+          doc=SEED, needs=("supervisor.control_plane", "dns.management", "dns.workload")),
+    Check("WCP-DNS-002", "dns", "reverse lookup round-trips",
+          "the PTR of each address names the host again (case-insensitive)",
+          "as WCP-DNS-001, PTR queries", doc=SEED, needs=("supervisor.control_plane", "dns.management")),
+    Check("WCP-DNS-003", "dns", "VM resolver resolves management names",
+          "the VM's own resolver resolves the management names",
+          "getent ahostsv4 and /etc/resolv.conf on the VM", doc=SEED,
+          needs=("supervisor.control_plane", "dns.management.names")),
+    Check("WCP-RT-001", "routing", "management traffic stays on the management interface",
+          "no ip rule steers a management dependency (management DNS, vCenter, NSX managers, NTP) into the "
+          "workload table", "ip -j rule, ip -j route show table all, ip -j route get <dst> from <eth0 address>",
+          doc=SEED, needs=("supervisor.control_plane", "dns", "nsx.managers", "vcenter", "ntp_servers")),
+    Check("WCP-EGR-001", "egress", "workload egress leaves as the egress IP",
+          "a datagram from each VM's workload interface reaches the observer with the egress IP as source",
+          "a nonce datagram from a connected UDP socket on the VM to the observer on the runner; NSX NAT rules "
+          "as second evidence", doc=SEED, needs=("networks.egress_ip", "observer")),
+    Check("WCP-EGR-002", "egress", "NSX SNATs only traffic leaving the cluster",
+          "NSX's NAT rules SNAT workload traffic leaving the cluster to the egress IP and leave traffic inside "
+          "the namespace network and to the egress range untranslated",
+          "the NAT rules of the Tier-1 gateways tagged with the NCP cluster, in sequence order", doc=NCP_OBJECTS,
+          needs=("networks", "nsx")),
+    Check("WCP-DLB-001", "dlb", "every ClusterIP Service port has a DLB virtual server",
+          "every (Service, port, protocol) with a ClusterIP has an NSX DLB virtual server on the cluster's DLB "
+          "lb-service", "one paginated list of Services, one cursor-paginated list of virtual servers",
+          doc=NSX_LB_VS, needs=("kubernetes", "nsx")),
+    Check("WCP-DLB-002", "dlb", "no stale DLB virtual servers",
+          "no DLB virtual server remains for a Service or port that no longer exists", "same lists",
+          severity="major", doc=NSX_LB_VS, needs=("kubernetes", "nsx")),
+    Check("WCP-VIP-001", "vip", "API VIP accepts TCP",
+          "the kube-apiserver VIP accepts TCP on each API port", "a TCP connect from the runner",
+          doc=SEED, needs=("api_vip",)),
+    Check("WCP-VIP-002", "vip", "API VIP completes TLS",
+          "TLS completes with a certificate valid for the VIP (or api_vip.server_name) signed by the inventory CA",
+          "TLS from the runner, trusting the inventory CA only", doc=SEED, needs=("api_vip.ca_file",)),
+    Check("WCP-VIP-003", "vip", "API VIP answers as kube-apiserver",
+          "GET /version over that TLS connection answers as kube-apiserver", "GET /version", doc=SEED,
+          needs=("api_vip",)),
+    Check("WCP-NCP-001", "ncp", "NCP runs and is ready",
+          "the nsx-ncp pod runs with every container ready, not crash-looping",
+          "the pods of vmware-system-nsx; the waiting reason, restarts and the last exit", doc=SEED,
+          needs=("kubernetes",)),
+    Check("WCP-NCP-002", "ncp", "NCP writes to the inventory's NSX managers",
+          "NCP's nsx_api_managers are the NSX managers the inventory names",
+          "ncp.ini in the nsx-ncp-config ConfigMap", doc=SEED, needs=("kubernetes", "nsx.managers")),
+)
+
+BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
+AREA_BY_NAME: dict[str, Area] = {a.name: a for a in AREAS}
+IDS: frozenset[str] = frozenset(BY_ID)
+
+
+def catalogue_version() -> str:
+    """A short digest of what every check must hold: two runs compare cleanly when it is equal."""
+    text = "\n".join(f"{c.id}|{c.area}|{c.must_hold}" for c in CHECKS)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def checks_in(area: str) -> tuple[Check, ...]:
+    return tuple(c for c in CHECKS if c.area == area)
+
+
+def select(patterns: list[str]) -> tuple[set[str], list[str]]:
+    """Check ids matching the patterns (exact, case-insensitive, or globs like ``WCP-DNS-*``); unknown ones."""
+    chosen: set[str] = set()
+    unknown: list[str] = []
+    for raw in patterns:
+        for pattern in (p.strip().upper() for p in raw.split(",")):
+            if not pattern:
+                continue
+            hits = {i for i in IDS if fnmatchcase(i, pattern) or fnmatchcase(i, "WCP-" + pattern)}
+            if hits:
+                chosen |= hits
+            else:
+                unknown.append(pattern)
+    return chosen, unknown
+
+
+def marker_lines() -> list[str]:
+    """``name: help`` lines for pytest's marker registry, one per area."""
+    return [f"{a.name}: {a.help}" for a in AREAS]
+
+
+def table_markdown() -> str:
+    """The README's check table."""
+    rows = ["| check id | area | what must hold | how it is observed |", "|---|---|---|---|"]
+    for c in CHECKS:
+        rows.append(f"| `{c.id}` | {c.area} | {c.must_hold} | {c.observed_by} |")
+    return "\n".join(rows)
+
+
+def render_text() -> str:
+    """What ``wcp-acceptance checks`` prints."""
+    lines: list[str] = [f"wcp-acceptance check catalogue {catalogue_version()} ({len(CHECKS)} checks)"]
+    for area in AREAS:
+        lines.append("")
+        lines.append(f"{area.title} (-m {area.name}): {area.help}")
+        for c in checks_in(area.name):
+            lines.append(f"  {c.id:<12} {c.severity:<8} {c.title}")
+            lines.append(f"  {'':<12} must hold: {c.must_hold}")
+            if c.doc:
+                lines.append(f"  {'':<12} doc: {c.doc}")
+    return "\n".join(lines)
