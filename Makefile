@@ -38,7 +38,7 @@ lint: $(VENV)/.installed
 
 ## typecheck: mypy on the library and the lab
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy wcp_acceptance lab
+	$(BIN)/mypy wcp_acceptance lab fixtures
 
 ## test: everything the project proves about itself (what CI runs)
 test: setup lint typecheck

@@ -35,10 +35,12 @@ from typing import Any
 
 import yaml
 
-from lab import supervisor as sup
-from lab.faults import FAULTS, Fault
-from lab.netns import NETNS_ETC, lab_namespaces, list_netns, read_state, teardown_prefix
-from lab.topology import DEFAULT_TOPOLOGY, TOPOLOGIES_DIR, Topology, TopologyError, check_prefix, load_topology
+from wcp_acceptance.paths import default_report_root
+
+from . import supervisor as sup
+from .faults import FAULTS, Fault
+from .netns import NETNS_ETC, lab_namespaces, list_netns, read_state, teardown_prefix
+from .topology import DEFAULT_TOPOLOGY, TOPOLOGIES_DIR, Topology, TopologyError, check_prefix, load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 IP = "/usr/sbin/ip"
@@ -214,7 +216,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     _refuse_if_present(prefix)
     sup.STATE_DIR.mkdir(parents=True, exist_ok=True)
     log = sup.log_path(prefix)
-    argv = [sys.executable, "-m", "lab.supervisor", "--prefix", prefix, "--topology", str(topology_path)]
+    argv = [sys.executable, "-m", f"{__package__}.supervisor", "--prefix", prefix, "--topology", str(topology_path)]
     argv += [item for name in faults for item in ("--fault", name)]
     started = time.perf_counter()
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -396,7 +398,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     prefix = _prefix(args.prefix)
     faults = _faults(args.fault)
     topology_path, topology = _topology(args.topology)
-    report_dir = Path(args.report_dir).resolve() if args.report_dir else ROOT / "reports"
+    report_dir = Path(args.report_dir).resolve() if args.report_dir else default_report_root()
     _refuse_if_present(prefix)
     lock = sup.take_lock(prefix, timeout=0.5)
     if lock is None:
@@ -412,7 +414,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo(prefix: str, faults: list[str], topology_path: Path, topology: Topology, report_dir: Path,
           timeout: float) -> int:
-    from lab.runtime import LabRuntime  # the whole lab: only the demo needs it in this process
+    from .runtime import LabRuntime  # the whole lab: only the demo needs it in this process
 
     _say(f"wcp-lab demo: lab {prefix!r} from {_display(topology_path)}, faults: {', '.join(faults) or 'none'}")
     runtime = LabRuntime(topology, prefix, set(faults))
@@ -524,7 +526,8 @@ def parser() -> argparse.ArgumentParser:
                     ).set_defaults(func=cmd_inventory)
     demo = subs.add_parser("demo", parents=[pre, build], help="up, run the suite from the jumpbox, down, "
                            "print where the report is; exits with the suite's status")
-    demo.add_argument("--report-dir", metavar="DIR", help=f"where the suite writes reports (default {ROOT}/reports)")
+    demo.add_argument("--report-dir", metavar="DIR",
+                      help="where the suite writes reports (default: the suite's own, see wcp-acceptance run --help)")
     demo.add_argument("--timeout", type=float, default=900.0, help="seconds the suite may run")
     demo.set_defaults(func=cmd_demo)
     return top

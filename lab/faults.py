@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
-from lab.model import SupervisorModel
-from lab.topology import Topology
+from .model import SupervisorModel
+from .topology import Topology
 
 Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory"]
 

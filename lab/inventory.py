@@ -18,11 +18,12 @@ from typing import Any, Literal
 
 import yaml
 
-from lab.kubeconfig import write_kubeconfig
-from lab.sshd import _write_key
-from lab.zones import DnsRecord
 from wcp_acceptance.inventory.load import load_inventory
 from wcp_acceptance.secret import Secret
+
+from .kubeconfig import write_kubeconfig
+from .sshd import _write_key
+from .zones import DnsRecord
 
 LAB_TIMEOUTS: dict[str, float] = {"connect": 3, "command": 10, "dns": 1, "api": 5, "egress": 1}
 NETWORK_KEYS = ("management", "namespace", "service", "ingress", "egress", "egress_ip")

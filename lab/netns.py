@@ -40,8 +40,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from lab.nft import NftError, apply_ruleset, edge_ruleset
-from lab.topology import Topology, check_prefix, netns_name
+from .nft import NftError, apply_ruleset, edge_ruleset
+from .topology import Topology, check_prefix, netns_name
 
 IP = "/usr/sbin/ip"
 SYSCTL = "/usr/sbin/sysctl"

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from ipaddress import IPv4Address
 from typing import Any
 
-from lab.topology import NatRule, Topology, netns_name
+from .topology import NatRule, Topology, netns_name
 
 NFT = "/usr/sbin/nft"
 IP = "/usr/sbin/ip"

@@ -19,16 +19,16 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from types import TracebackType
 
-from lab import faults as fault_catalogue
-from lab.inventory import LabVm, canary_password, write_client_key, write_known_hosts, write_lab_inventory
-from lab.model import SupervisorModel
-from lab.netns import Lab, build
-from lab.nft import edge_ruleset
-from lab.services import DnsServer, Service, SimProcess, VmSshd, start_all, stop_all
-from lab.sim.serve import FaultSpec, SimState
-from lab.tls import LabCA
-from lab.topology import DEFAULT_TOPOLOGY, NatRule, Topology, load_topology, netns_name
-from lab.zones import DnsRecord, records_from_mapping, with_address, without_ptr
+from . import faults as fault_catalogue
+from .inventory import LabVm, canary_password, write_client_key, write_known_hosts, write_lab_inventory
+from .model import SupervisorModel
+from .netns import Lab, build
+from .nft import edge_ruleset
+from .services import DnsServer, Service, SimProcess, VmSshd, start_all, stop_all
+from .sim.serve import FaultSpec, SimState
+from .tls import LabCA
+from .topology import DEFAULT_TOPOLOGY, NatRule, Topology, load_topology, netns_name
+from .zones import DnsRecord, records_from_mapping, with_address, without_ptr
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR = Path("/run/wcp-lab")
@@ -299,8 +299,8 @@ class LabRuntime:
     # ---- running the suite ----------------------------------------------------------------------------------
     def suite_argv(self, args: Sequence[str] = (), python: str = sys.executable) -> list[str]:
         """Run the suite as a user would, from the jumpbox (where the observer address lives)."""
-        return ["ip", "netns", "exec", self.ns(self.jumpbox), python, "-m", "pytest", "tests_live",
-                "-p", "no:cacheprovider", "--inventory", str(self.inventory_path), *args]
+        return ["ip", "netns", "exec", self.ns(self.jumpbox), python, "-m", "wcp_acceptance", "run",
+                "--inventory", str(self.inventory_path), *args]
 
     def run_suite(self, args: Sequence[str] = (), *, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WCP_")}

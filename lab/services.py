@@ -29,8 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, Protocol
 
-from lab.sshd import Sshd
-from lab.zones import DnsRecord, dnsmasq_config
+from .sshd import Sshd
+from .zones import DnsRecord, dnsmasq_config
 
 IP = "/usr/sbin/ip"
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -313,7 +313,7 @@ class SimProcess(_Child):
         return self.workdir / f"{self.name}.ready"
 
     def argv(self) -> list[str]:
-        argv = [self.python, "-m", "lab.sim.serve", "--kind", self.kind]
+        argv = [self.python, "-m", f"{__package__}.sim.serve", "--kind", self.kind]
         for address, port in self.listen:
             argv += ["--listen", f"{address}:{port}"]
         return [*argv, "--state", str(self.state_file), "--ca-dir", str(self.ca_dir),

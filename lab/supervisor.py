@@ -37,11 +37,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from lab.netns import STATE_DIR
-from lab.topology import check_prefix, load_topology
+from .netns import STATE_DIR
+from .topology import check_prefix, load_topology
 
 if TYPE_CHECKING:
-    from lab.runtime import LabRuntime
+    from .runtime import LabRuntime
 
 MAX_LINE = 64 * 1024
 CLIENT_TIMEOUT = 5.0  # a connected client must send its line within this many seconds
@@ -243,7 +243,7 @@ class Supervisor:
             release_lock(self.prefix, fd)
 
     def _run(self) -> int:
-        from lab.runtime import LabRuntime  # here, so `--help` and the client need none of the lab's imports
+        from .runtime import LabRuntime  # here, so `--help` and the client need none of the lab's imports
 
         topology = load_topology(self.topology_path)
         self.runtime = LabRuntime(topology, self.prefix, set(self.initial_faults))

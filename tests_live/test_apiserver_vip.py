@@ -7,8 +7,6 @@ from wcp_acceptance.checks.vip import check_vip_tcp, check_vip_tls, check_vip_ve
 from wcp_acceptance.finding import expect
 from wcp_acceptance.probes.vip import VipObservation
 
-pytestmark = pytest.mark.vip
-
 
 @pytest.mark.check_id("WCP-VIP-001")
 def test_vip_accepts_tcp(vip_observation: VipObservation) -> None:

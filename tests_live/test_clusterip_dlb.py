@@ -7,8 +7,6 @@ from wcp_acceptance.checks.dlb import check_dlb_coverage, check_dlb_stale
 from wcp_acceptance.finding import expect
 from wcp_acceptance.targets import ServicePort
 
-pytestmark = pytest.mark.dlb
-
 
 @pytest.mark.check_id("WCP-DLB-001")
 def test_every_service_port_has_dlb_virtual_server(

@@ -7,8 +7,6 @@ from wcp_acceptance.checks.dns import check_a_record, check_ptr_round_trip, chec
 from wcp_acceptance.finding import expect
 from wcp_acceptance.observations import DnsObservation, ResolverObservation
 
-pytestmark = pytest.mark.dns
-
 
 @pytest.mark.check_id("WCP-DNS-001")
 def test_name_resolves(a_observation: DnsObservation, dns_diagnosis: dict[str, object]) -> None:

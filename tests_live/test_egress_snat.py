@@ -9,8 +9,6 @@ from wcp_acceptance.finding import expect
 from wcp_acceptance.observations import EgressObservation
 from wcp_acceptance.targets import NatCase
 
-pytestmark = pytest.mark.egress
-
 
 @pytest.mark.check_id("WCP-EGR-001")
 def test_workload_egress_leaves_as_egress_ip(

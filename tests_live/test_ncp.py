@@ -7,8 +7,6 @@ from wcp_acceptance.checks.ncp import check_ncp_managers, check_ncp_pod
 from wcp_acceptance.finding import expect
 from wcp_acceptance.inventory import Inventory
 
-pytestmark = pytest.mark.ncp
-
 
 @pytest.mark.check_id("WCP-NCP-001")
 def test_ncp_pod_is_running_and_ready(ncp_namespace_pods: list[dict[str, object]]) -> None:

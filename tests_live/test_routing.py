@@ -7,8 +7,6 @@ from wcp_acceptance.checks.routing import check_management_dependency_route
 from wcp_acceptance.finding import expect
 from wcp_acceptance.targets import RouteProbe
 
-pytestmark = pytest.mark.routing
-
 
 @pytest.mark.check_id("WCP-RT-001")
 def test_management_dependency_not_steered_into_workload_table(

@@ -7,7 +7,7 @@ an observation that could not be made raises :class:`ObservationError` (an *erro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 
@@ -74,9 +74,21 @@ class ObservationError(Exception):
         self.evidence = tuple(evidence)
 
 
+_LISTENERS: list[Callable[[Finding], None]] = []
+
+
+def listen(callback: Callable[[Finding], None]) -> Callable[[], None]:
+    """Call ``callback`` with every finding :func:`expect` judges (the report keeps passing observations);
+    returns the function that stops listening."""
+    _LISTENERS.append(callback)
+    return lambda: _LISTENERS.remove(callback)
+
+
 def expect(finding: Finding) -> Finding:
     """Raise :class:`CheckFailed` unless the finding holds; return it for chaining."""
     __tracebackhide__ = True
+    for callback in list(_LISTENERS):
+        callback(finding)
     if not finding.ok:
         raise CheckFailed(finding)
     return finding

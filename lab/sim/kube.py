@@ -42,9 +42,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from lab.model import ServiceSpec, SupervisorModel, stable_uuid, suffix5
-from lab.sim.server import SimServer
-from lab.tls import LabCA
+from ..model import ServiceSpec, SupervisorModel, stable_uuid, suffix5
+from ..tls import LabCA
+from .server import SimServer
 
 JsonDict = dict[str, Any]
 

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from lab.model import NatRule, SupervisorModel, VirtualServer, stable_uuid
+from ..model import NatRule, SupervisorModel, VirtualServer, stable_uuid
 
 MAX_PAGE_SIZE = 1000
 MAX_DELAY_S = 30.0  # an injected delay never exceeds this: a simulator must not hang a test run

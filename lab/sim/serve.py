@@ -29,12 +29,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lab.model import SupervisorModel
-from lab.sim.kube import KubeApiHandler, KubeApiSim
-from lab.sim.nsx import NsxPolicyHandler, NsxPolicySim
-from lab.sim.server import SimServer
-from lab.sim.vcenter import VcenterHandler, VcenterSim
-from lab.tls import LabCA
+from ..model import SupervisorModel
+from ..tls import LabCA
+from .kube import KubeApiHandler, KubeApiSim
+from .nsx import NsxPolicyHandler, NsxPolicySim
+from .server import SimServer
+from .vcenter import VcenterHandler, VcenterSim
 
 KINDS = ("nsx", "vcenter", "kube")
 ALL_REQUESTS = 1 << 62  # "times: null" for the Kubernetes simulator, whose faults count down

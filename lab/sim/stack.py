@@ -17,13 +17,13 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lab.kubeconfig import write_kubeconfig
-from lab.model import SupervisorModel
-from lab.sim.kube import KubeApiHandler, KubeApiSim
-from lab.sim.nsx import NsxPolicyHandler, NsxPolicySim
-from lab.sim.server import SimServer
-from lab.sim.vcenter import VcenterHandler, VcenterSim
-from lab.tls import LabCA
+from ..kubeconfig import write_kubeconfig
+from ..model import SupervisorModel
+from ..tls import LabCA
+from .kube import KubeApiHandler, KubeApiSim
+from .nsx import NsxPolicyHandler, NsxPolicySim
+from .server import SimServer
+from .vcenter import VcenterHandler, VcenterSim
 
 NSX_USER = "audit"
 LOOPBACK_NAT = ("127.0.64.0/20", "127.0.2.0/24", "127.0.2.1")  # namespace network, egress range, egress IP

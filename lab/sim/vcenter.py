@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from lab.model import SupervisorModel, stable_uuid
-from lab.sim.nsx import Fault, Response, SimControls, make_handler
+from ..model import SupervisorModel, stable_uuid
+from .nsx import Fault, Response, SimControls, make_handler
 
 CLUSTERS_PATH = "/api/vcenter/namespace-management/clusters"
 

@@ -12,7 +12,7 @@ def test_a_healthy_supervisor_passes_dlb_vip_and_nat(start_stack, suite) -> None
     stack = start_stack()
     run = suite(stack.write_inventory(), "-m", "dlb or vip or egress", "-k", "not workload_egress")
     assert run.result.exit_code == 0, run.result.stdout[-3000:]
-    assert run.summary["totals"] == {"passed": 11, "failed": 0, "error": 0, "skipped": 0, "total": 11}
+    assert run.summary["totals"] == {"passed": 11, "failed": 0, "error": 0, "skipped": 0, "not_run": 0, "total": 11}
     assert set(run.outcomes("WCP-EGR-002")) == {"127.0.64.2 -> 127.0.0.1 (leaving the cluster)",
                                                  "127.0.64.2 -> 127.0.64.16 (inside the cluster)",
                                                  "127.0.64.2 -> 127.0.2.2 (to the egress range)"}
@@ -29,8 +29,12 @@ def test_summary_json_matches_the_run(start_stack, suite) -> None:
     run = suite(stack.write_inventory(), "-m", "dlb or vip")
     summary = run.summary
     assert run.result.exit_code == 1
-    assert summary["schema_version"] == 1
+    assert summary["schema_version"] == 2
     assert summary["inventory"] == "sim"
+    assert summary["verdict"] == "UNHEALTHY"
+    assert summary["scope"]["full"] is False
+    assert summary["scope"]["markers"] == "dlb or vip"
+    assert summary["scope"]["deselected"] > 0
     assert summary["exit_code"] == run.result.exit_code
     assert summary["read_only"] is True
     assert summary["started_at"] <= summary["finished_at"]
@@ -60,5 +64,6 @@ def test_summary_json_matches_the_run(start_stack, suite) -> None:
     assert "evidence WCP-VIP-001" not in html
     # the last line printed is the cron line
     last = run.result.last_line
-    assert last.startswith("wcp-acceptance sim: UNHEALTHY exit=1 7 passed, 1 failed, 0 error, 0 skipped")
+    assert last.startswith("wcp-acceptance sim: UNHEALTHY (partial) exit=1 7 passed, 1 failed, 0 could not observe, "
+                           "0 skipped")
     assert str(run.run_dir) in last

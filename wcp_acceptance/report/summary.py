@@ -3,77 +3,56 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
-SCHEMA_VERSION = 1
-Outcome = Literal["passed", "failed", "error", "skipped"]
-OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "skipped")
+from wcp_acceptance import __version__, catalogue
+from wcp_acceptance.report.records import OUTCOMES, Outcome, Selection, TestRecord
+from wcp_acceptance.report.verdict import cron_line, scope_of, totals, verdict_of
 
+SCHEMA_VERSION = 2
 
-@dataclass
-class TestRecord:
-    check_id: str
-    nodeid: str
-    title: str
-    target: str
-    outcome: Outcome = "passed"
-    duration_s: float = 0.0
-    expected: str | None = None
-    observed: str | None = None
-    cause: str | None = None
-    evidence: list[str] = field(default_factory=list)
-    skip_reason: str | None = None
-
-    def as_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["duration_s"] = round(self.duration_s, 3)
-        if self.outcome == "passed":
-            for key in ("expected", "observed", "cause", "evidence", "skip_reason"):
-                data.pop(key)
-        elif self.outcome == "skipped":
-            for key in ("expected", "observed", "cause", "evidence"):
-                data.pop(key)
-        else:
-            data.pop("skip_reason")
-        return data
+__all__ = ["OUTCOMES", "SCHEMA_VERSION", "Outcome", "Selection", "TestRecord", "cron_line", "summary_data",
+           "totals", "write_json", "write_summary"]
 
 
-def totals(records: list[TestRecord]) -> dict[str, int]:
-    counts = Counter(r.outcome for r in records)
-    return {outcome: counts.get(outcome, 0) for outcome in OUTCOMES} | {"total": len(records)}
-
-
-def write_summary(path: Path, *, inventory: str, started: datetime, finished: datetime, exit_code: int,
-                  records: list[TestRecord], extra: dict[str, object] | None = None) -> Path:
+def summary_data(*, site: str, supervisor: str, started: datetime, finished: datetime | None, exit_code: int | None,
+                 records: Iterable[TestRecord], selection: Selection, interrupted_by: str | None = None,
+                 state: str = "finished", extra: dict[str, object] | None = None) -> dict[str, object]:
+    listed = list(records)
+    scope = scope_of(selection, listed, interrupted_by=interrupted_by)
     data: dict[str, object] = {
         "schema_version": SCHEMA_VERSION,
-        "inventory": inventory,
+        "suite_version": __version__,
+        "catalogue_version": catalogue.catalogue_version(),
+        "inventory": site,
+        "supervisor": supervisor,
+        "state": state,
+        "pid": os.getpid(),
         "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": finished.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds") if finished else None,
         "exit_code": exit_code,
+        "verdict": verdict_of(listed, interrupted_by=interrupted_by) if state == "finished" else "INCOMPLETE",
+        "interrupted_by": interrupted_by,
+        "scope": {"full": scope.full, "text": scope.text, **selection.as_json()},
         "read_only": True,
-        "totals": totals(records),
-        "tests": [r.as_json() for r in records],
+        "totals": totals(listed),
+        "tests": [r.as_json() for r in listed],
     }
     if extra:
         data.update(extra)
-    tmp = path.with_suffix(".json.tmp")
+    return data
+
+
+def write_json(path: Path, data: dict[str, object]) -> Path:
+    """Write atomically: a reader (or a kill) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
 
 
-def cron_line(inventory: str, records: list[TestRecord], exit_code: int, report: Path | None) -> str:
-    """One line fit for cron mail and log greps."""
-    t = totals(records)
-    counts = ", ".join(f"{t[o]} {o}" for o in OUTCOMES)
-    where = f" report={report}" if report else ""
-    if not records:
-        verdict = "NO CHECKS RAN"
-    else:
-        verdict = "HEALTHY" if exit_code == 0 else "UNHEALTHY" if exit_code == 1 else "INCOMPLETE"
-    return f"wcp-acceptance {inventory}: {verdict} exit={exit_code} {counts}{where}"
+def write_summary(path: Path, **kwargs: object) -> Path:
+    return write_json(path, summary_data(**kwargs))  # type: ignore[arg-type]
