@@ -44,7 +44,11 @@ typecheck: $(VENV)/.installed
 test: setup lint typecheck
 	$(BIN)/python -m pytest tests
 
-.PHONY: demo bench
+.PHONY: demo bench readme
+
+## readme: write README.md's check table from the check catalogue (wcp_acceptance/catalogue.py)
+readme: $(VENV)/.installed
+	$(BIN)/python tools/readme_checks.py
 
 ## demo: bring the lab up, run the suite from its jumpbox, tear it down, print where the report is.
 ## FAULT=<name> (see `.venv/bin/wcp-lab faults`) breaks the lab first: the suite exiting 1 is then the expected outcome.

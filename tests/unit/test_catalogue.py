@@ -52,7 +52,7 @@ def test_ids_areas_and_entries_are_well_formed() -> None:
 def test_the_readme_check_table_is_the_catalogues() -> None:
     readme = (ROOT / "README.md").read_text()
     assert catalogue.table_markdown() in readme, (
-        "README.md's check table differs from the catalogue; paste `wcp-acceptance checks --format markdown`")
+        "README.md's check table differs from the catalogue; run `make readme`")
 
 
 @pytest.mark.parametrize(("patterns", "chosen", "unknown"), [
