@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 from wcp_acceptance.commands import ReadOnlyRunner
-from wcp_acceptance.probes.vm_scripts import send_egress_datagram
+from wcp_acceptance.probes.egress import send_egress_datagram
 
 from .conftest import UdpEcho
 

@@ -21,14 +21,7 @@ Egress datagram, argv ``<src> <observer> <port> <nonce> <wait>``, prints one of:
 from __future__ import annotations
 
 import errno
-import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from wcp_acceptance.finding import ObservationError
-
-if TYPE_CHECKING:
-    from wcp_acceptance.commands import ReadOnlyRunner
 
 _ICMP_PRELUDE = """\
 import json, socket, struct, sys, time
@@ -122,42 +115,3 @@ class SenderResult:
     error: str | None = None  # the VM could not send at all (bind/route), with the errno text
     source_port: int | None = None  # the UDP source port the VM used (None when not sent)
     elapsed_s: float | None = None
-
-
-def send_egress_datagram(
-    runner: ReadOnlyRunner, src: str, observer: str, port: int, nonce: str, wait: float
-) -> SenderResult:
-    """From ``src`` on the VM, send ``nonce`` in one UDP datagram to ``observer:port``; wait ``wait`` s for a reply.
-
-    Raises :class:`~wcp_acceptance.finding.ObservationError` only when the sender could not run
-    (SSH, command timeout, no python3 on the VM).
-    """
-    argv = ["python3", "-c", EGRESS_SEND_SCRIPT, src, observer, str(port), nonce, f"{max(wait, 0.001):.3f}"]
-    result = runner.run(argv)
-    target = f"{runner.vm_name} {src} -> {observer}:{port}"
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    try:
-        record = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        record = None
-    if result.exit_status != 0 or not isinstance(record, dict):
-        why = "python3 is not installed on the VM" if result.exit_status == 127 else "the sender printed no result line"
-        raise ObservationError(target, f"{why} (exit {result.exit_status})", (result.evidence(),))
-    code = record.get("errno")
-    text = str(record.get("text") or "")
-    elapsed = record.get("elapsed")
-    elapsed_s = float(elapsed) if isinstance(elapsed, int | float) else None
-    if not record.get("sent"):
-        return SenderResult(sent=False, error=text or f"errno {code}")
-    icmp = None
-    if isinstance(code, int):
-        icmp = icmp_text(code, text, record.get("from"))
-    port_used = record.get("port")
-    echo = record.get("echo")
-    return SenderResult(
-        sent=True,
-        icmp_error=icmp,
-        echo=str(echo) if echo is not None else None,
-        source_port=int(port_used) if isinstance(port_used, int) else None,
-        elapsed_s=elapsed_s,
-    )
