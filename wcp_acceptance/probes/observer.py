@@ -15,6 +15,7 @@ report started within ``start_timeout`` and is stopped (and joined, bounded) by 
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import os
 import select
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from wcp_acceptance.finding import ObservationError
+from wcp_acceptance.probes.port_holder import holders
 
 Mode = Literal["auto", "socket", "sniff"]
 Method = Literal["socket", "sniff"]
@@ -76,6 +78,21 @@ def interface_for(address: str) -> str:
     raise ValueError(f"no interface on the runner holds {address}")
 
 
+def bind_error(name: str, address: str, port: int, exc: OSError) -> ObservationError:
+    """Why the observer cannot listen, naming what holds the port when it is taken."""
+    if exc.errno != errno.EADDRINUSE:
+        return ObservationError(name, f"cannot bind the observer socket: {exc}")
+    found = holders(address, port)
+    held = ", ".join(dict.fromkeys(h.describe() for h in found)) or "a socket this machine does not list"
+    return ObservationError(
+        name,
+        f"cannot bind the observer socket: UDP {address}:{port} is already in use by {held}. Runs that overlap "
+        "on one runner need their own observer.port in each inventory (the workload network must reach each one), "
+        "or must not overlap",
+        [f"/proc/net/udp: {h.socket.line}" for h in found],
+    )
+
+
 def _quoted_nonce(data: bytes, pending: Iterable[str]) -> str | None:
     text = data.decode("latin-1")
     stripped = text.strip()
@@ -105,12 +122,12 @@ class EgressObserver:
         self._stop = threading.Event()
         self._sniffer: Any = None
         self._closed = False
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._sock.bind((self.address, self.port))
         except OSError as exc:
             self._sock.close()
-            raise ObservationError(self.name, f"cannot bind the observer socket: {exc}") from None
+            raise bind_error(self.name, self.address, self.port, exc) from None
         self.port = self._sock.getsockname()[1]  # port 0 picks a free one (tests)
         self._thread = threading.Thread(target=self._serve, name=f"egress-observer-{self.port}", daemon=True)
         self._thread.start()
