@@ -21,6 +21,7 @@ pytest_plugins = [
     "wcp_acceptance.plugin.records",
     "wcp_acceptance.plugin.html",
     "wcp_acceptance.plugin.finish",
+    "wcp_acceptance.plugin.baseline", "wcp_acceptance.plugin.retention",
     "wcp_acceptance.plugin.progress", "wcp_acceptance.plugin.signals",
     "wcp_acceptance.fixtures.site",
     "wcp_acceptance.fixtures.vms",
