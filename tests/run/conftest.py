@@ -41,7 +41,7 @@ def silent_port() -> Iterator[int]:
 def write_inventory(stack: SimStack, tmp_path: Path) -> Callable[..., Path]:
     """The simulators' inventory with changes (a free observer port unless one is given)."""
 
-    def write(name: str = "inventory.yaml", **changes: Any) -> Path:
+    def write(filename: str = "inventory.yaml", **changes: Any) -> Path:
         data = stack.inventory_data()
         data["observer"]["port"] = free_port("127.0.0.1")
         for key, value in changes.items():
@@ -49,7 +49,7 @@ def write_inventory(stack: SimStack, tmp_path: Path) -> Callable[..., Path]:
                 data[key].update(value)
             else:
                 data[key] = value
-        return stack.write_inventory(data, name=f"{tmp_path.name}-{name}")
+        return stack.write_inventory(data, name=f"{tmp_path.name}-{filename}")
 
     return write
 

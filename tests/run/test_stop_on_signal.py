@@ -71,7 +71,7 @@ def test_a_signal_mid_run_finishes_the_report_with_what_ran(hung_site: Path, tmp
 def test_a_second_signal_while_the_report_is_finished_cuts_nothing_short(hung_site: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     # the end of the session takes 2 s here, so the second and third signals land while the report is written
-    with suite_process(hung_site, reports, *HANGING_SELECTION, "-p", "tests.run.stuck_finish",
+    with suite_process(hung_site, reports, *HANGING_SELECTION, "-p", "tests.run.stuck",
                        env={"WCP_TEST_FINISH_DELAY_S": "2"}) as run:
         run.wait_for("the VIP checks to finish", finished(VIP_TARGETS))
         run_dir = run.run_dir()
@@ -96,5 +96,26 @@ def test_a_second_signal_while_the_report_is_finished_cuts_nothing_short(hung_si
     html = (run_dir / "report.html").read_text()
     assert "pytest-html" in html
     assert html.rstrip().endswith("</html>")
-    assert sorted(p.name for p in run_dir.iterdir()) == ["junit.xml", "report.html", "summary.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["junit.xml", "report.html", "summary.csv", "summary.json",
+                                                         "summary.md"]
     assert ended.last_line.startswith("wcp-acceptance sim: INCOMPLETE (interrupted by SIGTERM) exit=2 ")
+
+
+def test_the_test_a_signal_stops_after_its_setup_is_not_run_never_passed(write_inventory, tmp_path: Path) -> None:
+    # the first WCP-VIP-003 target hangs in its call phase: its setup (the VIP observation) had passed
+    with suite_process(write_inventory(), tmp_path / "reports", "-m", "vip", "-p", "tests.run.stuck",
+                       env={"WCP_TEST_CALL_HANG": "test_vip_answers_as_kube_apiserver"}) as run:
+        run.wait_for("the VIP-001 and VIP-002 checks to finish", finished(4))
+        run_dir = run.run_dir()
+        time.sleep(0.5)  # into the hanging call
+        run.send(signal.SIGTERM)
+        ended = run.end(timeout=GRACE_S + 30)
+
+    assert ended.exit_code == 2, ended.stdout[-3000:]
+    summary = read_summary(run_dir)
+    assert summary is not None
+    outcomes = {(t["check_id"], t["outcome"]) for t in summary["tests"]}
+    assert outcomes == {("WCP-VIP-001", "passed"), ("WCP-VIP-002", "passed"), ("WCP-VIP-003", "not_run")}
+    assert summary["totals"]["not_run"] == 2
+    stopped = [t for t in summary["tests"] if t["check_id"] == "WCP-VIP-003"]
+    assert all("observed" not in t for t in stopped)

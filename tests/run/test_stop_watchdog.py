@@ -6,7 +6,16 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.run.suite_process import DLB_TARGETS, HANGING_SELECTION, VIP_TARGETS, finished, read_summary, suite_process
+from tests.run.suite_process import (
+    DLB_TARGETS,
+    HANGING_SELECTION,
+    ROOT,
+    VIP_TARGETS,
+    finished,
+    read_summary,
+    run_pytest,
+    suite_process,
+)
 
 GRACE = 2.0
 
@@ -14,7 +23,7 @@ GRACE = 2.0
 def test_the_watchdog_finishes_the_report_when_the_run_does_not_end(hung_site: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     with suite_process(hung_site, reports, *HANGING_SELECTION, "--stop-grace", f"{GRACE:g}",
-                       "-p", "tests.run.stuck_finish", env={"WCP_TEST_FINISH_DELAY_S": "600"}) as run:
+                       "-p", "tests.run.stuck", env={"WCP_TEST_FINISH_DELAY_S": "600"}) as run:
         run.wait_for("the VIP checks to finish", finished(VIP_TARGETS))
         run_dir = run.run_dir()
         run.send(signal.SIGTERM)
@@ -45,3 +54,13 @@ def test_the_watchdog_finishes_the_report_when_the_run_does_not_end(hung_site: P
                                       f"{VIP_TARGETS} passed, 0 failed, 0 could not observe, 0 skipped, "
                                       f"{DLB_TARGETS} not run report=")
     assert f"the run did not end within {GRACE:g} s of SIGTERM: exiting 2" in ended.stderr
+
+
+def test_a_bad_stop_grace_is_a_bad_option_and_no_run_starts(write_inventory, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    for bad, why in (("soon", "'soon' is not a number of seconds"), ("0", "'0' must be more than 0")):
+        ended = run_pytest(["tests_live", "--inventory", str(write_inventory()), "--report-dir", str(reports),
+                            "--stop-grace", bad], cwd=ROOT)
+        assert ended.exit_code == 4
+        assert f"--stop-grace: {why}" in ended.stderr
+    assert not reports.exists()

@@ -9,7 +9,7 @@ What ``timeout``, systemd, a CronJob's deadline and Ctrl-C send. The first signa
   summary.json gets verdict INCOMPLETE (or UNHEALTHY if a check had failed), the tests not reached
   stay ``not_run``, the cron line is printed last and the exit code is 2 (pytest's "interrupted").
 
-A further signal while the report is being finished only says so (it never cuts a file short).
+A further signal only says so (it never cuts a file short, nor pytest's handling of the first).
 If the run has not ended ``--stop-grace`` seconds after the first signal, the watchdog finishes
 the report from what is known (summary.json and a report.html that says so, both written
 atomically), prints the cron line and exits 2 at once.
@@ -123,8 +123,9 @@ class Stopper:
             self.say(f"{name}: stopping; the report is finished with what ran (at most {self.grace_s:g} s)")
         else:
             self.say(f"{name} again: already finishing the report (at most {self.grace_s:g} s after the first signal)")
-        if not self.finishing.finishing and not self.finishing.summary_done:
-            # still running tests (a first signal, or one whose interrupt the code under test swallowed)
+        if self.signals == 1 and not self.finishing.finishing and not self.finishing.summary_done:
+            # once only: a second interrupt could land in pytest's own handling of the first; if the code under
+            # test swallows this one, the watchdog ends the run at the grace
             raise Interrupted(f"{name}: stopping the run, finishing the report with what ran")
 
     # -- the test in progress --------------------------------------------------------------------
@@ -185,6 +186,13 @@ class Stopper:
 
 
 STOPPER = pytest.StashKey[Stopper]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """A bad --stop-grace is a bad option (exit 4) before the run makes its folder (this module registers after
+    the session module, so its tryfirst implementation runs first)."""
+    stop_grace(config)
 
 
 @pytest.hookimpl(trylast=True)
