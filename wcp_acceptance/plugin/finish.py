@@ -3,6 +3,8 @@
 The report is finished once, under one lock, by whichever comes first: pytest's own end of
 session (also after SIGTERM/SIGINT, which take pytest's Ctrl-C path), or the stop watchdog of
 :mod:`wcp_acceptance.plugin.signals` when that path did not end in time.
+
+PYTEST_DONT_REWRITE: no asserts here, and the html module imports this one before pytest would.
 """
 
 from __future__ import annotations
