@@ -10,9 +10,10 @@ What ``timeout``, systemd, a CronJob's deadline and Ctrl-C send. The first signa
   stay ``not_run``, the cron line is printed last and the exit code is 2 (pytest's "interrupted").
 
 A further signal only says so (it never cuts a file short, nor pytest's handling of the first).
-If the run has not ended ``--stop-grace`` seconds after the first signal, the watchdog finishes
-the report from what is known (summary.json and a report.html that says so, both written
-atomically), prints the cron line and exits 2 at once.
+If the run has not ended ``--stop-grace`` seconds (default 10) after the first signal, the watchdog
+finishes the report from what is known (summary.json and a report.html that says so, both written
+atomically), prints the cron line and exits 2 at once: at most about 10 s past the grace even when a
+write hangs, so a grace of 10 s fits a scheduler that waits 30 s before SIGKILL.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from wcp_acceptance.report import provisional
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 DEFAULT_GRACE_S = 10.0
 HTML_WRITE_GRACE_S = 2.0  # pytest-html already writing report.html when the grace ends: let it finish
+FINAL_WRITE_S = 5.0  # the most the watchdog waits for its own writes before it exits
 GRACE_ENV, GRACE_INI = "WCP_STOP_GRACE", "wcp_stop_grace"
 
 
@@ -162,6 +164,27 @@ class Stopper:
         finishing.lock.acquire(timeout=HTML_WRITE_GRACE_S)
         code = self.run.exit_code if finishing.summary_done and self.run.exit_code is not None else INTERRUPTED
         try:
+            # the writes get a bound of their own (the sites' index waits for a lock another run may hold);
+            # summary.json, report.html and latest come first, so they are done when anything is
+            writer = threading.Thread(target=self._write_from_what_is_known, args=(code,), name="wcp-stop-write",
+                                      daemon=True)
+            writer.start()
+            writer.join(FINAL_WRITE_S)
+            if writer.is_alive():
+                self.say(f"writing the report did not end within {FINAL_WRITE_S:g} s; exiting anyway")
+            if not finishing.cron_printed:
+                _write(self.out_fd, "\n" + cron_text(self.run, code) + "\n")  # the terminal may be mid-line
+                finishing.cron_printed = True
+            self.say(f"the run did not end within {self.grace_s:g} s of {(finishing.stop or {}).get('signal')}: "
+                     f"exiting {code}")
+        except BaseException as exc:  # the exit below must happen whatever failed
+            self.say(f"finishing the report after the grace failed: {type(exc).__name__}: {exc}")
+        finally:
+            os._exit(code)
+
+    def _write_from_what_is_known(self, code: int) -> None:
+        finishing = self.finishing
+        try:
             if not finishing.summary_done:
                 self.unfinished_test_back_to_not_run()
                 self.run.exit_code = code
@@ -174,16 +197,8 @@ class Stopper:
                             raise
             elif not finishing.html_done and finishing.data is not None:
                 provisional.write(self.run.run_dir.html, finishing.data, *_headline(finishing.data))
-            if not finishing.cron_printed:
-                _write(self.out_fd, "\n" + cron_text(self.run, code) + "\n")  # the terminal may be mid-line
-                finishing.cron_printed = True
-            self.say(f"the run did not end within {self.grace_s:g} s of {(finishing.stop or {}).get('signal')}: "
-                     f"exiting {code}")
-        except BaseException as exc:  # the exit below must happen whatever failed
+        except Exception as exc:  # reported; the watchdog exits whatever happened here
             self.say(f"finishing the report after the grace failed: {type(exc).__name__}: {exc}")
-        finally:
-            os._exit(code)
-
 
 STOPPER = pytest.StashKey[Stopper]()
 
