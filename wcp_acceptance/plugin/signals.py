@@ -119,7 +119,8 @@ class Stopper:
         if self.finishing.stop is None:
             self.finishing.stop = {"signal": name, "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                    "grace_s": self.grace_s}
-            self.run.interrupted_by = name
+            if not self.finishing.summary_done:  # a signal after the report was finished changes no verdict
+                self.run.interrupted_by = name
             self.watchdog = threading.Thread(target=self._watch, name="wcp-stop-watchdog", daemon=True)
             self.watchdog.start()
             self.say(f"{name}: stopping; the report is finished with what ran (at most {self.grace_s:g} s)")
