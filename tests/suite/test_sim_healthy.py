@@ -58,7 +58,8 @@ def test_summary_json_matches_the_run(start_stack, suite) -> None:
         assert set(entry) >= {"check_id", "nodeid", "title", "target", "outcome", "duration_s"}
     # the HTML stands alone (no side files) and carries the evidence of the failure only
     html = (run.run_dir / "report.html").read_text()
-    assert sorted(p.name for p in run.run_dir.iterdir()) == ["junit.xml", "report.html", "summary.json"]
+    assert sorted(p.name for p in run.run_dir.iterdir()) == ["junit.xml", "report.html", "summary.csv", "summary.json",
+                                                             "summary.md"]
     assert "<link " not in html or 'rel="stylesheet" href' not in html
     assert "evidence WCP-DLB-001" in html
     assert "evidence WCP-VIP-001" not in html

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from wcp_acceptance.plugin.state import RUN, SuiteRun
-from wcp_acceptance.report import history, metrics, provisional
+from wcp_acceptance.report import history, metrics, provisional, tables
 from wcp_acceptance.report.environment import inline_secret_fields
 from wcp_acceptance.report.run import Runner
 from wcp_acceptance.report.summary import summary_data, write_json
@@ -99,6 +99,7 @@ def write_final_report(run: SuiteRun, finishing: Finishing, *, write_html: bool,
     if finishing.stop is not None:
         extra["stop"] = {**finishing.stop, "finished_by": finished_by}
     data = write_run_summary(run, extra=extra)
+    tables.write_tables(run.run_dir.path, data, baseline=run.baseline, baseline_label=run.baseline_label)
     if write_html:
         provisional.write(run.run_dir.html, data, *report_headline(data))
     run.run_dir.clear_running()
