@@ -1,0 +1,40 @@
+"""``wcp-acceptance checks`` prints the catalogue as text, as the README's table, and as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wcp_acceptance import catalogue
+from wcp_acceptance.cli import main
+
+
+def test_text_lists_every_check_under_its_area(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["checks"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wcp-acceptance check catalogue {catalogue.catalogue_version()} ")
+    for area in catalogue.AREAS:
+        assert f"{area.title} (-m {area.name})" in out
+    for check in catalogue.CHECKS:
+        assert f"{check.id:<12} {check.severity:<8} {check.title}" in out
+
+
+def test_markdown_is_the_readme_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["checks", "--format", "markdown"]) == 0
+    assert capsys.readouterr().out.strip() == catalogue.table_markdown()
+
+
+def test_json_carries_every_field_of_every_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["checks", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["catalogue_version"] == catalogue.catalogue_version()
+    assert [c["id"] for c in data["checks"]] == [c.id for c in catalogue.CHECKS]
+    assert set(data["checks"][0]) == {"id", "area", "title", "must_hold", "observed_by", "severity", "doc", "needs"}
+
+
+def test_an_unknown_argument_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["checks", "--bogus"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
