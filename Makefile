@@ -58,9 +58,11 @@ demo: setup
 	if [ -n "$(FAULT)" ] && [ $$rc -eq 0 ]; then echo "make demo: the suite did not catch $(FAULT)"; exit 1; fi; \
 	exit $$rc
 
-## bench: lab up/down time, suite wall time on the healthy lab, fault inject+clear time (BENCH_ARGS=--runs 5)
+## bench: lab up/down time, suite wall time on the healthy lab, fault inject+clear time (BENCH_ARGS=--runs 5);
+## then 1, 3 and 10 lab sites in one invocation against the goal 10 sites <= 3 x one site (MULTISITE_ARGS=...)
 bench: setup
 	$(BIN)/python bench/lab_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/multisite_bench.py $(MULTISITE_ARGS)
 
 clean:
 	rm -rf $(VENV) .ruff_cache .mypy_cache

@@ -113,6 +113,7 @@ def write_lab_inventory(
     ssh_user: str = "root",
     timeouts: Mapping[str, float] | None = None,
     ntp_servers: Sequence[str] = (),
+    runner_netns: str | None = None,
 ) -> Path:
     """Write a complete inventory for a lab at ``path`` (plus kubeconfig and password files beside it).
 
@@ -120,6 +121,7 @@ def write_lab_inventory(
     ``nsx_manager`` / ``vcenter`` are addresses (or https URLs); ``vcenter`` None leaves vCenter out.
     ``dns_names`` are the management DNS names every interface must resolve (``ptr`` as served in the
     healthy lab); ``workload_dns_names`` defaults to the same. Timeouts default to :data:`LAB_TIMEOUTS`.
+    ``runner_netns`` (the lab's jumpbox) makes ``wcp-acceptance run`` run the suite inside that namespace.
     Raises :class:`wcp_acceptance.inventory.load.InventoryError` if the suite would reject the result.
     """
     missing = [key for key in NETWORK_KEYS if key not in networks]
@@ -166,6 +168,8 @@ def write_lab_inventory(
         "observer": {"address": observer_address, "port": int(observer_port), "mode": observer_mode},
         "timeouts": {**LAB_TIMEOUTS, **(timeouts or {})},
     }
+    if runner_netns is not None:
+        data["runner"] = {"netns": runner_netns}
     if vcenter is not None and vcenter_password is not None:
         _write_private(directory / "vc-password", _reveal(vcenter_password) + "\n")
         data["vcenter"] = {"url": _https(vcenter), "ca_file": str(ca_file.resolve()), "username": vcenter_username,

@@ -206,7 +206,7 @@ class LabRuntime:
             kube_token=self.kube_token, nsx_manager=str(self._address("nsx")), nsx_username=NSX_USER,
             nsx_password=self.nsx_password, vcenter=str(self._address("vcenter")), vcenter_username=VC_USER,
             vcenter_password=self.vc_password, observer_address=str(topo.jumpbox[1].management),
-            observer_port=topo.observer.port)
+            observer_port=topo.observer.port, runner_netns=self.ns(self.jumpbox))
         return self.inventory_path
 
     def down(self) -> list[str]:

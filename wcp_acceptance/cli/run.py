@@ -1,5 +1,8 @@
-"""``wcp-acceptance run``: the packaged suite against one site, as pytest would run ``tests_live``.
+"""``wcp-acceptance run``: the packaged suite against one site, as pytest would run ``tests_live``, or many.
 
+One site (``run --inventory X`` or ``run X``): this process becomes pytest (``exec``), inside the site's
+``runner.netns`` when it names one. Several sites (``run sites/*.yaml --jobs N``): each runs as its own
+pytest process, at most N at a time (:mod:`wcp_acceptance.cli.sites`), and the exit code combines theirs.
 Arguments it does not know are passed to pytest (``-m dns``, ``-x``, ``-q``, ``--timeout`` ...).
 """
 
@@ -11,17 +14,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wcp_acceptance.paths import live_dir
+from wcp_acceptance.cli import site_launch
+from wcp_acceptance.cli import sites as many
+from wcp_acceptance.cli.site_netns import NetnsProblem, SiteSpec, read_site, wrap
+from wcp_acceptance.paths import default_report_root, live_dir
 
 SUITE_INI = Path(__file__).resolve().parents[1] / "plugin" / "suite.ini"
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the suite against a site (other arguments go to pytest)")
-    p.add_argument("sites", nargs="*", metavar="INVENTORY", help="the site's inventory (or --inventory)")
+    p.add_argument("sites", nargs="*", metavar="INVENTORY",
+                   help="the site's inventory (or --inventory); several: each site its own run, one index")
     p.add_argument("--inventory", help="the site's inventory YAML (env WCP_INVENTORY)")
     p.add_argument("--report-dir", help="where reports go (env WCP_REPORT_DIR)")
     p.add_argument("--check", action="append", default=[], metavar="ID", help="only these check ids")
+    p.add_argument("--jobs", type=_positive, default=many.DEFAULT_JOBS, metavar="N",
+                   help=f"several sites: run at most N at a time (default {many.DEFAULT_JOBS})")
+    p.add_argument("--term-grace", type=float, default=many.DEFAULT_GRACE_S, metavar="SECONDS",
+                   help="several sites: after SIGTERM/SIGINT, how long the sites' runs get to finish their "
+                        f"reports before they are killed (default {many.DEFAULT_GRACE_S:g})")
+    p.add_argument("--spawn", action="store_true",
+                   help="several sites: start each as a fresh `python -m pytest` process instead of forking it "
+                        "from this runner, which imported the suite's libraries once (slower: each site pays them)")
     p.set_defaults(handler=handle, accepts_pytest_args=True)
 
 
@@ -39,12 +54,37 @@ def pytest_argv(inventory: str | None, report_dir: str | None, checks: list[str]
     return [*argv, *rest]
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def suite_command(inventory: str | None, report_dir: str | None, checks: list[str], rest: list[str]) -> list[str]:
+    """The command that runs the packaged suite for one site: this interpreter's pytest."""
+    return [sys.executable, "-m", "pytest", *pytest_argv(inventory, report_dir, checks, rest)]
+
+
 def handle(args: argparse.Namespace, rest: list[str]) -> int:
-    sites = list(args.sites) + ([args.inventory] if args.inventory else [])
+    sites = list(dict.fromkeys([*args.sites, *([args.inventory] if args.inventory else [])]))
     if len(sites) > 1:
-        raise SystemExit("wcp-acceptance run: one inventory at a time")
+        root = Path(args.report_dir or os.environ.get("WCP_REPORT_DIR") or default_report_root()).absolute()
+        def arguments(site: SiteSpec) -> list[str]:
+            return pytest_argv(str(site.path.absolute()), str(root), args.check, rest)
+
+        launcher = (site_launch.spawner(lambda site: [sys.executable, "-m", "pytest", *arguments(site)])
+                    if args.spawn else site_launch.forker(arguments))
+        return many.run_sites([read_site(site) for site in sites], report_root=root, jobs=args.jobs,
+                              grace_s=args.term_grace, launcher=launcher)
     inventory = sites[0] if sites else os.environ.get("WCP_INVENTORY")
-    argv = [sys.executable, "-m", "pytest", *pytest_argv(inventory, args.report_dir, args.check, rest)]
+    argv = suite_command(inventory, args.report_dir, args.check, rest)
+    if inventory:
+        try:
+            argv = wrap(read_site(inventory), argv)
+        except NetnsProblem as exc:
+            print(f"wcp-acceptance: {exc}", file=sys.stderr)  # noqa: T201
+            return 4
     # become pytest: signals from a scheduler reach the run itself, the exit code is the run's
-    os.execv(sys.executable, argv)  # noqa: S606
+    os.execv(argv[0], argv)  # noqa: S606
     return 3  # pragma: no cover - execv does not return

@@ -313,6 +313,24 @@ class Exclusion(_Model):
         return value
 
 
+NETNS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+class RunnerSpec(_Model):
+    """Where the suite runs for this site: ``netns`` names a network namespace on the runner (``ip netns``),
+    e.g. a VRF-like namespace for a site whose management range overlaps another's, or a lab's jumpbox;
+    ``wcp-acceptance run`` runs the suite inside it."""
+
+    netns: str | None = None
+
+    @field_validator("netns")
+    @classmethod
+    def _netns(cls, value: str | None) -> str | None:
+        if value is not None and not NETNS_RE.match(value):
+            raise ValueError(f"{value!r} is not a network namespace name (as `ip netns list` shows them)")
+        return value
+
+
 class Inventory(_Model):
     name: str
     supervisor: SupervisorSpec
@@ -326,6 +344,7 @@ class Inventory(_Model):
     observer: ObserverSpec
     timeouts: Timeouts = Timeouts()
     exclusions: tuple[Exclusion, ...] = ()
+    runner: RunnerSpec = RunnerSpec()
 
     @field_validator("name")
     @classmethod

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from wcp_acceptance.plugin.state import RUN, SuiteRun
-from wcp_acceptance.report import history, metrics, provisional, tables
+from wcp_acceptance.report import history, metrics, provisional, sites_index, tables
 from wcp_acceptance.report.environment import inline_secret_fields
 from wcp_acceptance.report.run import Runner
 from wcp_acceptance.report.summary import summary_data, write_json
@@ -107,6 +107,7 @@ def write_final_report(run: SuiteRun, finishing: Finishing, *, write_html: bool,
     finishing.data, finishing.summary_done = data, True
     history.record_run(run.run_dir.path, data)
     metrics.write_textfile(run.report_root, data)
+    sites_index.write_index(run.report_root)
     return data
 
 
