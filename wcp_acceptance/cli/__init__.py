@@ -18,7 +18,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
-    args, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    tail: list[str] = []
+    if "--" in words:  # `run ... -- <pytest args>`: everything after -- is pytest's, never an inventory
+        cut = words.index("--")
+        words, tail = words[:cut], words[cut + 1:]
+    args, rest = parser.parse_known_args(words)
+    rest += tail
     if rest and not getattr(args, "accepts_pytest_args", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:

@@ -1,4 +1,4 @@
-"""``wcp-acceptance checks`` prints the catalogue as text, as the README's table, and as JSON."""
+"""The wcp-acceptance command line: `checks` prints the catalogue (text, README table, JSON); `run` hands pytest its args."""
 
 from __future__ import annotations
 
@@ -38,3 +38,17 @@ def test_an_unknown_argument_is_refused(capsys: pytest.CaptureFixture[str]) -> N
         main(["checks", "--bogus"])
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_arguments_after_a_double_dash_go_to_pytest_not_to_the_sites(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wcp_acceptance.cli import run
+
+    seen: dict[str, object] = {}
+
+    def fake_handle(args: object, rest: list[str]) -> int:
+        seen["sites"], seen["rest"] = list(getattr(args, "sites", [])), rest
+        return 0
+
+    monkeypatch.setattr(run, "handle", fake_handle)
+    assert main(["run", "--inventory", "site.yaml", "--", "--collect-only", "-q", "other.yaml"]) == 0
+    assert seen == {"sites": [], "rest": ["--collect-only", "-q", "other.yaml"]}
