@@ -25,9 +25,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from lab.faults import FAULTS
-from lab.runtime import ROOT, LabRuntime
-from lab.topology import DEFAULT_TOPOLOGY, load_topology
+from wcp_lab.faults import FAULTS
+from wcp_lab.runtime import ROOT, LabRuntime
+from wcp_lab.topology import DEFAULT_TOPOLOGY, load_topology
 
 DEFAULT_FAULTS = ("seed-shared-dns",)
 
@@ -75,7 +75,7 @@ def lab_rounds(args: argparse.Namespace, faults: Sequence[str], figures: dict[st
 def cli_rounds(args: argparse.Namespace, figures: dict[str, list[float]]) -> None:
     for index in range(args.runs):
         prefix = f"{args.prefix}c{index}"
-        base = [sys.executable, "-m", "lab"]
+        base = [sys.executable, "-m", "wcp_lab"]
         try:
             started = time.perf_counter()
             up = subprocess.run([*base, "up", "--prefix", prefix, "--topology", str(args.topology)],  # noqa: S603
