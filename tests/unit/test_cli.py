@@ -1,4 +1,4 @@
-"""The wcp-acceptance command line: `checks` prints the catalogue (text, README table, JSON); `run` hands pytest its args."""
+"""The wcp-acceptance command line: `checks` prints the catalogue (text, README table, JSON); `run` passes args on."""
 
 from __future__ import annotations
 
