@@ -54,13 +54,7 @@ def _banner(screen: Screen) -> str:
 
 
 def _facts(screen: Screen) -> str:
-    run = f"started {utc_text(screen.started)}, finished {utc_text(screen.finished)}"
-    if screen.duration_text is not None:
-        run += f" ({screen.duration_text})"
-    if screen.exit_code is not None:
-        run += f"; exit code {screen.exit_code}"
-    if screen.interrupted_by:
-        run += f"; cut short by {screen.interrupted_by}"
+    run = screen.run_text("; ")
     rows = [("Targets", "wcp-counts", _e(screen.counts_line)), ("Scope", "wcp-scope", _e(screen.scope)),
             ("Root causes", "wcp-cause-count", _digest(screen)), ("Run", "wcp-run", _e(run)),
             ("Since the last good run", "wcp-diff-line", _e(screen.diff_line))]

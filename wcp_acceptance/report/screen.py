@@ -143,6 +143,17 @@ class Screen:
         value = self.duration_s
         return f"{value:.0f} s" if value is not None else None
 
+    def run_text(self, sep: str = "; ") -> str:
+        """When the run started and finished, its wall time, exit code and what cut it short."""
+        run = f"started {utc_text(self.started)}, finished {utc_text(self.finished)}"
+        if self.duration_text is not None:
+            run += f" ({self.duration_text})"
+        if self.exit_code is not None:
+            run += f"{sep}exit code {self.exit_code}"
+        if self.interrupted_by:
+            run += f"{sep}cut short by {self.interrupted_by}"
+        return run
+
     @property
     def counts_line(self) -> str:
         t = self.totals

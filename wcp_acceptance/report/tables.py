@@ -17,7 +17,7 @@ from typing import Any
 
 from wcp_acceptance import catalogue
 from wcp_acceptance.report.diff import Change
-from wcp_acceptance.report.screen import Screen, screen_of, utc_text
+from wcp_acceptance.report.screen import Screen, screen_of
 
 CSV_COLUMNS = ("site", "check_id", "area", "title", "target", "outcome", "root_cause", "cause", "observed",
                "duration_s")
@@ -42,13 +42,7 @@ def _fixed(changes: list[Change]) -> list[str]:
 
 
 def markdown(screen: Screen) -> str:
-    run = f"started {utc_text(screen.started)}, finished {utc_text(screen.finished)}"
-    if screen.duration_text is not None:
-        run += f" ({screen.duration_text})"
-    if screen.exit_code is not None:
-        run += f", exit code {screen.exit_code}"
-    if screen.interrupted_by:
-        run += f", cut short by {screen.interrupted_by}"
+    run = screen.run_text(", ")
     lines = [f"# {_cell(screen.site)} ({_cell(screen.supervisor)}): {screen.verdict}", "", screen.meaning, "",
              f"- Targets: {screen.counts_line}", f"- Scope: {_cell(screen.scope)}", f"- Run: {run}",
              f"- {_cell(screen.diff_line).capitalize()}", "", "## By area and check", "",
