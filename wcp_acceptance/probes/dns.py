@@ -12,7 +12,6 @@ not run (SSH down, command timeout, neither python3 nor dig on the VM).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -26,9 +25,10 @@ import dns.rcode
 import dns.rdatatype
 import dns.reversename
 
-from wcp_acceptance.commands import CommandResult, ReadOnlyRunner
+from wcp_acceptance.commands import ReadOnlyRunner
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.observations import DnsObservation, DnsOutcome
+from wcp_acceptance.probes.script_result import script_record
 from wcp_acceptance.probes.vm_scripts import DNS_QUERY_SCRIPT, icmp_text
 from wcp_acceptance.targets import DnsProbe
 
@@ -135,23 +135,6 @@ def read_dig_output(text: str, rtype: RType) -> ReplyReading:
     return ReplyReading(_RCODE_OUTCOME.get(rcode, "other_rcode"), tuple(answers), rcode)
 
 
-def _script_record(result: CommandResult, target: str) -> dict[str, Any]:
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    try:
-        record = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        record = None
-    if result.exit_status != 0 or not isinstance(record, dict):
-        stderr = result.stderr.strip().splitlines()
-        raise ObservationError(
-            target,
-            f"the python3 sender exited {result.exit_status} without a result line"
-            + (f": {stderr[-1][:200]}" if stderr else ""),
-            (result.evidence(),),
-        )
-    return record
-
-
 def _via_python(runner: ReadOnlyRunner, probe: DnsProbe, qname: str, rtype: RType, timeout: float) -> DnsObservation:
     query = build_query(qname, rtype)
     argv = [
@@ -164,7 +147,7 @@ def _via_python(runner: ReadOnlyRunner, probe: DnsProbe, qname: str, rtype: RTyp
         query.to_wire().hex(),
         _seconds(timeout),
     ]
-    record = _script_record(runner.run(argv), str(probe))
+    record = script_record(runner.run(argv), str(probe))
     elapsed = record.get("elapsed")
     elapsed_s = float(elapsed) if isinstance(elapsed, int | float) else None
     if record.get("ok"):

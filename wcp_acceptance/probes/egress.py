@@ -7,15 +7,14 @@ the source address the datagram arrived with. A random nonce ties the two togeth
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
 
 from wcp_acceptance.commands import ReadOnlyRunner
-from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.observations import EgressObservation
 from wcp_acceptance.probes.observer import EgressObserver
+from wcp_acceptance.probes.script_result import script_record
 from wcp_acceptance.probes.vm_scripts import EGRESS_SEND_SCRIPT, SenderResult, icmp_text
 from wcp_acceptance.targets import EgressProbe
 
@@ -36,14 +35,7 @@ def send_egress_datagram(
     argv = ["python3", "-c", EGRESS_SEND_SCRIPT, src, observer, str(port), nonce, f"{max(wait, 0.001):.3f}"]
     result = runner.run(argv)
     target = f"{runner.vm_name} {src} -> {observer}:{port}"
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    try:
-        record = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        record = None
-    if result.exit_status != 0 or not isinstance(record, dict):
-        why = "python3 is not installed on the VM" if result.exit_status == 127 else "the sender printed no result line"
-        raise ObservationError(target, f"{why} (exit {result.exit_status})", (result.evidence(),))
+    record = script_record(result, target)
     code = record.get("errno")
     text = str(record.get("text") or "")
     elapsed = record.get("elapsed")
