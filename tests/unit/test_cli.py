@@ -40,15 +40,28 @@ def test_an_unknown_argument_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
-def test_arguments_after_a_double_dash_go_to_pytest_not_to_the_sites(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("argv", "sites", "rest"), [
+    (["-m", "dns", "-k", "cp-1 and eth0", "-q"], [], ["-m", "dns", "-k", "cp-1 and eth0", "-q"]),
+    (["sites/a.yaml", "-m", "vip", "sites/b.YML"], ["sites/a.yaml", "sites/b.YML"], ["-m", "vip"]),
+    (["--maxfail=2", "a.yaml"], ["a.yaml"], ["--maxfail=2"]),
+])
+def test_inventories_are_the_yaml_paths_and_the_rest_goes_to_pytest_in_order(
+        argv: list[str], sites: list[str], rest: list[str]) -> None:
+    from wcp_acceptance.cli.run import split_sites
+
+    assert split_sites(argv) == (sites, rest)
+
+
+def test_arguments_after_a_double_dash_are_never_inventories(monkeypatch: pytest.MonkeyPatch) -> None:
     from wcp_acceptance.cli import run
 
     seen: dict[str, object] = {}
 
     def fake_handle(args: object, rest: list[str]) -> int:
-        seen["sites"], seen["rest"] = list(getattr(args, "sites", [])), rest
+        seen["inventories"], seen["rest"] = getattr(args, "inventories", None), rest
+        seen["after"] = getattr(args, "after_dashes", None)
         return 0
 
     monkeypatch.setattr(run, "handle", fake_handle)
-    assert main(["run", "--inventory", "site.yaml", "--", "--collect-only", "-q", "other.yaml"]) == 0
-    assert seen == {"sites": [], "rest": ["--collect-only", "-q", "other.yaml"]}
+    assert main(["run", "--inventory", "site.yaml", "-m", "dns", "--", "--collect-only", "other.yaml"]) == 0
+    assert seen == {"inventories": ["site.yaml"], "rest": ["-m", "dns"], "after": ["--collect-only", "other.yaml"]}

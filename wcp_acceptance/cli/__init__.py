@@ -24,9 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = words.index("--")
         words, tail = words[:cut], words[cut + 1:]
     args, rest = parser.parse_known_args(words)
-    rest += tail
-    if rest and not getattr(args, "accepts_pytest_args", False):
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.after_dashes = tail
+    if (rest or tail) and not getattr(args, "accepts_pytest_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest + tail)}")
     try:
         return int(args.handler(args, rest))
     except BrokenPipeError:  # `wcp-acceptance checks | head`

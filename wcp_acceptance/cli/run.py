@@ -1,6 +1,6 @@
 """``wcp-acceptance run``: the packaged suite against one site, as pytest would run ``tests_live``, or many.
 
-One site (``run --inventory X`` or ``run X``): this process becomes pytest (``exec``), inside the site's
+One site (``run --inventory X`` or ``run X.yaml``): this process becomes pytest (``exec``), inside the site's
 ``runner.netns`` when it names one. Several sites (``run sites/*.yaml --jobs N``): each runs as its own
 pytest process, at most N at a time (:mod:`wcp_acceptance.cli.sites`), and the exit code combines theirs.
 Arguments it does not know are passed to pytest (``-m dns``, ``-x``, ``-q``, ``--timeout`` ...).
@@ -24,9 +24,10 @@ SUITE_INI = Path(__file__).resolve().parents[1] / "plugin" / "suite.ini"
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the suite against a site (other arguments go to pytest)")
-    p.add_argument("sites", nargs="*", metavar="INVENTORY",
-                   help="the site's inventory (or --inventory); several: each site its own run, one index")
-    p.add_argument("--inventory", help="the site's inventory YAML (env WCP_INVENTORY)")
+    # Inventories are the arguments that end in .yaml or .yml; everything else goes to pytest in its
+    # order, so `-m dns` keeps its value (a positional argument here would swallow `dns` as a site).
+    p.add_argument("--inventory", action="append", default=[], dest="inventories", metavar="INVENTORY",
+                   help="a site's inventory YAML (repeatable; or give the paths: run sites/*.yaml; env WCP_INVENTORY)")
     p.add_argument("--report-dir", help="where reports go (env WCP_REPORT_DIR)")
     p.add_argument("--check", action="append", default=[], metavar="ID", help="only these check ids")
     p.add_argument("--jobs", type=_positive, default=many.DEFAULT_JOBS, metavar="N",
@@ -66,8 +67,19 @@ def suite_command(inventory: str | None, report_dir: str | None, checks: list[st
     return [sys.executable, "-m", "pytest", *pytest_argv(inventory, report_dir, checks, rest)]
 
 
+INVENTORY_SUFFIXES = (".yaml", ".yml")
+
+
+def split_sites(rest: list[str]) -> tuple[list[str], list[str]]:
+    """The inventories among the arguments argparse did not take, and what is left for pytest (in order)."""
+    sites = [a for a in rest if not a.startswith("-") and a.lower().endswith(INVENTORY_SUFFIXES)]
+    return sites, [a for a in rest if a not in sites]
+
+
 def handle(args: argparse.Namespace, rest: list[str]) -> int:
-    sites = list(dict.fromkeys([*args.sites, *([args.inventory] if args.inventory else [])]))
+    given, rest = split_sites(rest)
+    rest += getattr(args, "after_dashes", [])  # after `--`: pytest's, never an inventory
+    sites = list(dict.fromkeys([*given, *args.inventories]))
     if len(sites) > 1:
         root = Path(args.report_dir or os.environ.get("WCP_REPORT_DIR") or default_report_root()).absolute()
         def arguments(site: SiteSpec) -> list[str]:
