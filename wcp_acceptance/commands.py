@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from wcp_acceptance.finding import ObservationError
-from wcp_acceptance.probes.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
 
 MAX_SHOWN = 160  # characters of a refused command line quoted in the error
 

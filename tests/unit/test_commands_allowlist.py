@@ -19,8 +19,8 @@ from wcp_acceptance.commands import (
     check_command_line,
 )
 from wcp_acceptance.inventory.model import ControlPlaneVm, Timeouts
-from wcp_acceptance.probes.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
 from wcp_acceptance.transport.ssh import VmSshBackend
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
 
 QUERY_HEX = "ab12" + "0100" + "0001" + "0000" * 3 + "07766365" + "6e746572" + "00" + "00010001"
 

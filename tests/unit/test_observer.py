@@ -16,8 +16,8 @@ from wcp_acceptance.commands import ReadOnlyRunner
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.probes.egress import observe_egress
 from wcp_acceptance.probes.observer import EgressObserver
-from wcp_acceptance.probes.vm_scripts import SenderResult
 from wcp_acceptance.targets import EgressProbe
+from wcp_acceptance.vm_scripts import SenderResult
 
 OBSERVER = "127.0.0.1"
 VM_SOURCE = "127.0.0.2"  # the "VM's workload address"

@@ -1,7 +1,7 @@
 """DNS from a control-plane VM interface, with that interface's own address as the source.
 
 The runner builds the query with dnspython (random id) and parses the reply; the VM only sends
-the bytes (``python3`` running :data:`~wcp_acceptance.probes.vm_scripts.DNS_QUERY_SCRIPT`), or,
+the bytes (``python3`` running :data:`~wcp_acceptance.vm_scripts.DNS_QUERY_SCRIPT`), or,
 when the VM has no python3, ``dig -b <source>`` whose text output is parsed instead. The method
 used is recorded in the observation.
 
@@ -29,8 +29,8 @@ from wcp_acceptance.commands import ReadOnlyRunner
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.observations import DnsObservation, DnsOutcome
 from wcp_acceptance.probes.script_result import script_record
-from wcp_acceptance.probes.vm_scripts import DNS_QUERY_SCRIPT, icmp_text
 from wcp_acceptance.targets import DnsProbe
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, icmp_text
 
 RType = Literal["A", "PTR"]
 Method = Literal["auto", "python3", "dig"]

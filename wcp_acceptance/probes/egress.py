@@ -15,8 +15,8 @@ from wcp_acceptance.commands import ReadOnlyRunner
 from wcp_acceptance.observations import EgressObservation
 from wcp_acceptance.probes.observer import EgressObserver
 from wcp_acceptance.probes.script_result import script_record
-from wcp_acceptance.probes.vm_scripts import EGRESS_SEND_SCRIPT, SenderResult, icmp_text
 from wcp_acceptance.targets import EgressProbe
+from wcp_acceptance.vm_scripts import EGRESS_SEND_SCRIPT, SenderResult, icmp_text
 
 ECHO_GRACE_S = 0.5  # the VM got an echo or an ICMP error: the runner has seen what it will see
 MIN_GRACE_S = 0.2  # after the sender returns, the least time the observer still gets
