@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wcp_acceptance.inventory import InventoryError, load_inventory
+from wcp_acceptance.redact import register_secrets
 
 NETNS_DIR = Path("/run/netns")  # where `ip netns add` pins named namespaces
 ETC_NETNS = Path("/etc/netns")  # per-namespace files bind-mounted over /etc (resolv.conf, hosts)
@@ -51,6 +52,7 @@ def read_site(path: str | Path) -> SiteSpec:
         inventory = load_inventory(site)
     except InventoryError:
         return SiteSpec(site, None, None)
+    register_secrets(inventory)  # the sites' output is redacted with them too
     return SiteSpec(site, inventory.name, inventory.runner.netns)
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from wcp_acceptance.cli import site_netns
 from wcp_acceptance.cli.site_launch import Launcher, Running
 from wcp_acceptance.cli.site_netns import NetnsProblem, SiteSpec
+from wcp_acceptance.redact import redact
 from wcp_acceptance.report import sites_index
 
 DEFAULT_JOBS = 4
@@ -73,7 +74,7 @@ class SiteRun:
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)  # noqa: T201 - the command's output
+    print(redact(line), flush=True)  # noqa: T201 - the command's output
 
 
 def _refusal(site: SiteSpec, earlier: dict[str, SiteSpec]) -> str | None:
@@ -179,7 +180,8 @@ class SitesRunner:
 
     def _collect(self, run: SiteRun) -> None:
         """The site's one-line summary and run folder from its output; its output kept in the run folder."""
-        output = run.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = redact(run.log.read_text(encoding="utf-8", errors="replace"))
+        output = text.splitlines()
         lines = [line for line in output if line.strip()]
         last = lines[-1] if lines else ""
         match = REPORT_RE.search(last) if last.startswith(f"wcp-acceptance {run.site.label}:") else None
@@ -188,7 +190,8 @@ class SitesRunner:
             run.lines = [last]
             run.verdict = _verdict(run.run_dir)
             with contextlib.suppress(OSError):
-                run.log.replace(run.run_dir / "output.log")
+                (run.run_dir / "output.log").write_text(text, encoding="utf-8")
+                run.log.unlink()
             return
         code = run.exit_code if run.exit_code is not None else 3
         why = f"killed by {signal.Signals(-code).name}" if code < 0 else "no report"

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from wcp_acceptance.redact import redact
 from wcp_acceptance.secret import Secret
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -74,10 +75,17 @@ def _to_readable_file(value: Any, info: ValidationInfo) -> Path:
     return path
 
 
-def _to_https_url(value: Any) -> str:
+_CREDENTIAL_FIELDS = {"managers": "nsx.username/nsx.password", "url": "vcenter.username/vcenter.password",
+                      "server": "kubernetes.token"}
+
+
+def _to_https_url(value: Any, info: ValidationInfo) -> str:
     if not isinstance(value, str):
         raise ValueError("must be an https:// URL")
     parts = urlsplit(value if "://" in value else f"https://{value}")
+    if "@" in value or redact(value) != value:  # never echoed: it holds a credential
+        instead = _CREDENTIAL_FIELDS.get(info.field_name or "", "the inventory's username/password fields")
+        raise ValueError(f"contains credentials (user:password@); give them as {instead}")
     if parts.scheme != "https" or not parts.hostname:
         raise ValueError(f"{value!r} is not an https:// URL")
     try:

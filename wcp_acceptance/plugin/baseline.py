@@ -23,6 +23,7 @@ import pytest
 from wcp_acceptance import __version__, catalogue
 from wcp_acceptance.plugin.options import Option
 from wcp_acceptance.plugin.state import RUN, SuiteRun
+from wcp_acceptance.redact import redact
 from wcp_acceptance.report.diff import NOTHING_WORSE, RunDiff, diff_summaries
 from wcp_acceptance.report.index_html import DIFF as DIFF_FILE
 from wcp_acceptance.report.run import run_order
@@ -145,6 +146,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     diff = config.stash.get(DIFF, None)
     if diff is not None:
         gate = f" ({diff.verdict})" if config.stash.get(EXPLICIT, False) else ""
-        terminalreporter.write_line(diff.line() + gate)
+        terminalreporter.write_line(redact(diff.line() + gate))
     elif not config.stash.get(EXPLICIT, False) and given(config) is None:
         terminalreporter.write_line(f"no baseline: {run.inventory.name} has no last good run yet")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from wcp_acceptance.plugin.state import RUN, SuiteRun
+from wcp_acceptance.redact import redact
 from wcp_acceptance.report import history, metrics, provisional, sites_index, tables
 from wcp_acceptance.report.environment import inline_secret_fields
 from wcp_acceptance.report.run import Runner
@@ -137,8 +138,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def cron_text(run: SuiteRun, exit_code: int) -> str:
     records = list(run.records.values())
     scope = scope_of(run.selection, records, interrupted_by=run.interrupted_by)
-    return cron_line(run.inventory.name, records, exit_code, run.run_dir.path,
-                     interrupted_by=run.interrupted_by, scope=scope)
+    return redact(cron_line(run.inventory.name, records, exit_code, run.run_dir.path,
+                            interrupted_by=run.interrupted_by, scope=scope))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

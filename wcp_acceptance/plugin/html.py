@@ -19,6 +19,7 @@ import pytest
 
 from wcp_acceptance.plugin.finish import run_summary
 from wcp_acceptance.plugin.state import INVENTORY, RUN
+from wcp_acceptance.redact import redact, redact_data
 from wcp_acceptance.report.environment import environment_rows
 from wcp_acceptance.report.firstscreen import render, render_error
 from wcp_acceptance.report.screen import screen_of, seconds
@@ -44,15 +45,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     metadata = _metadata(session.config)
     if inventory is None or metadata is None:
         return
-    site = {key: escape(value) for key, value in environment_rows(inventory).items()}
+    site = {key: escape(redact(value)) for key, value in environment_rows(inventory).items()}
     rest = {key: value for key, value in metadata.items() if key not in site}
     metadata.clear()
     metadata.update(site | rest)
 
 
 def _evidence_html(check_id: str, target: str, lines: list[str]) -> str:
-    return (f'<div class="wcp-table-evidence"><b>evidence {escape(check_id)} {escape(target)}</b>'
-            f'<pre>{escape(chr(10).join(lines))}</pre></div>')
+    return (f'<div class="wcp-table-evidence"><b>evidence {escape(redact(check_id))} {escape(redact(target))}</b>'
+            f'<pre>{escape(redact(chr(10).join(lines)))}</pre></div>')
 
 
 @pytest.hookimpl(wrapper=True)
@@ -112,16 +113,17 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
     if run is None:
         return
     try:
-        data = dict(run_summary(run))
+        data = redact_data(dict(run_summary(run)))  # redacted before render() escapes it
         data["exit_code"] = int(session.exitstatus)
-        screen = screen_of(data, environment=environment_rows(run.inventory), baseline=run.baseline,
+        environment = {key: redact(value) for key, value in environment_rows(run.inventory).items()}
+        screen = screen_of(data, environment=environment, baseline=run.baseline,
                            baseline_label=run.baseline_label,
                            wall_s=(datetime.now(UTC) - run.started).total_seconds())
     except Exception as exc:  # noqa: BLE001 - a broken first screen must not cost the report
         warnings.warn(f"wcp-acceptance: the report's first screen could not be built: {exc!r}", stacklevel=1)
         prefix.extend(render_error(f"{type(exc).__name__}: {exc}"))
         return
-    prefix.extend(render(screen))
+    prefix.extend(redact(line) for line in render(screen))
     report = session.config.stash.get(REPORT, None)
     if report is not None:
         report.title = screen.title

@@ -10,6 +10,7 @@ import pytest
 from wcp_acceptance.finding import CheckFailed, Finding, ObservationError, listen
 from wcp_acceptance.plugin.collection import check_id_of, target_of, title_of
 from wcp_acceptance.plugin.state import RUN
+from wcp_acceptance.redact import redact
 from wcp_acceptance.report.summary import TestRecord
 
 FINDINGS = pytest.StashKey[list[Finding]]()
@@ -43,6 +44,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     record = _record(item)
     if record is None:
         return report
+    try:
+        return _recorded(item, call, report, record)
+    finally:
+        _redact_report(report, record)
+
+
+def _redact_report(report: pytest.TestReport, record: TestRecord) -> None:
+    """What the terminal, junit.xml and report.html show of a test, with credentials masked."""
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        if redact(text) != text:
+            report.longrepr = redact(text)
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+    report.user_properties = [(name, redact(value) if isinstance(value, str) else value)
+                              for name, value in report.user_properties]
+    for name in ("expected", "observed", "cause", "skip_reason"):
+        value = getattr(record, name)
+        if isinstance(value, str):
+            setattr(record, name, redact(value))
+    record.evidence = [redact(line) for line in record.evidence]
+
+
+def _recorded(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport,
+              record: TestRecord) -> pytest.TestReport:
     if record.outcome == "not_run":
         record.outcome = "passed"
     record.duration_s += report.duration

@@ -12,6 +12,7 @@ from wcp_acceptance.inventory import InventoryError, load_inventory
 from wcp_acceptance.paths import live_dir
 from wcp_acceptance.plugin.options import option, report_root
 from wcp_acceptance.plugin.state import INVENTORY, RUN, SuiteRun
+from wcp_acceptance.redact import install_log_redaction, redact, register_secrets
 from wcp_acceptance.report.run import RunDir
 from wcp_acceptance.report.summary import Selection
 
@@ -53,7 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         inventory = load_inventory(path)
     except InventoryError as exc:
-        raise pytest.UsageError("invalid inventory:\n" + "\n".join(exc.problems)) from None
+        raise pytest.UsageError("invalid inventory:\n" + "\n".join(redact(p) for p in exc.problems)) from None
+    register_secrets(inventory)
+    install_log_redaction()
     config.stash[INVENTORY] = inventory
     if config.option.collectonly:
         return  # validating and listing writes no report

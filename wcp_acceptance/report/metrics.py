@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
 
+from wcp_acceptance.redact import redact, redact_data
 from wcp_acceptance.report.records import OUTCOMES
 from wcp_acceptance.report.verdict import Verdict
 
@@ -158,7 +159,7 @@ def write_textfile(report_root: Path, summary: Mapping[str, Any]) -> Path | None
     directory = textfile_dir(report_root)
     site = str(summary["inventory"])
     path = textfile_path(directory, site)
-    text = render(summary, last_success=previous_last_success(path, site))
+    text = redact(render(redact_data(summary), last_success=previous_last_success(path, site)))
     tmp = directory / f".{path.name}.{os.getpid()}.tmp"  # the collector reads *.prom only
     try:
         directory.mkdir(parents=True, exist_ok=True)

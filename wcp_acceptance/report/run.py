@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from wcp_acceptance.redact import redact
 from wcp_acceptance.report.summary import write_json
 from wcp_acceptance.report.verdict import totals
 
@@ -49,7 +50,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def write_text_atomic(path: Path, text: str) -> Path:
     """A reader (or a kill) never sees half a file: write beside it, then rename over it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(redact(text), encoding="utf-8")
     tmp.replace(path)
     return path
 

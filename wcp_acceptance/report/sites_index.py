@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from wcp_acceptance.redact import redact
+
 INDEX = "index.html"
 LOCK = ".index.lock"
 ORDER = ("UNHEALTHY", "INCOMPLETE", "NO CHECKS RAN", "HEALTHY")
@@ -157,7 +159,7 @@ def write_index(root: Path, now: datetime | None = None) -> Path | None:
     try:
         root.mkdir(parents=True, exist_ok=True)
         with _locked(root):
-            text = render(site_rows(root), now or datetime.now(UTC))
+            text = redact(render(site_rows(root), now or datetime.now(UTC)))
             tmp = root / f".{INDEX}.{os.getpid()}.tmp"
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)

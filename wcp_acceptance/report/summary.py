@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from wcp_acceptance import __version__, catalogue
+from wcp_acceptance.redact import redact_data
 from wcp_acceptance.report.records import OUTCOMES, Outcome, Selection, TestRecord
 from wcp_acceptance.report.verdict import cron_line, scope_of, totals, verdict_of
 
@@ -49,7 +50,7 @@ def summary_data(*, site: str, supervisor: str, started: datetime, finished: dat
 def write_json(path: Path, data: dict[str, object]) -> Path:
     """Write atomically: a reader (or a kill) never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(redact_data(data), indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
 

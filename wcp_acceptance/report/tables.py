@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wcp_acceptance import catalogue
+from wcp_acceptance.redact import redact, redact_data
 from wcp_acceptance.report.diff import Change
 from wcp_acceptance.report.screen import Screen, screen_of
 
@@ -93,7 +94,7 @@ def csv_text(screen: Screen, tests: list[Mapping[str, Any]]) -> str:
 
 def _write(path: Path, text: str) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(redact(text), encoding="utf-8")
     tmp.replace(path)
     return path
 
@@ -101,6 +102,7 @@ def _write(path: Path, text: str) -> Path:
 def write_tables(run_dir: Path, summary: Mapping[str, Any], *, baseline: Mapping[str, Any] | None = None,
                  baseline_label: str | None = None) -> tuple[Path, Path]:
     """Write ``summary.md`` and ``summary.csv`` next to summary.json (atomically, as summary.json)."""
+    summary = redact_data(summary)  # cell by cell first, so a mask never spans a CSV or Markdown cell
     screen = screen_of(summary, baseline=baseline, baseline_label=baseline_label)
     tests = list(summary.get("tests", []))
     return (_write(run_dir / "summary.md", markdown(screen)), _write(run_dir / "summary.csv", csv_text(screen, tests)))

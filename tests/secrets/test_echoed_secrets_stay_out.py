@@ -1,0 +1,40 @@
+"""An appliance that echoes a credential back (its error body quoting the password, a header, a login
+URL) never puts it into any artifact: the run folder, the site index, the cross-site index, the
+Prometheus textfile or the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LOUD = ("--log-level=DEBUG", "-o", "log_cli=true", "--log-cli-level=DEBUG", "-rA", "--tb=long", "--showlocals")
+DLB_VS = "/policy/api/v1/infra/lb-virtual-servers"
+
+
+def everything_written(reports: Path) -> dict[str, str]:
+    return {str(p.relative_to(reports)): p.read_text(errors="replace")
+            for p in sorted(reports.rglob("*")) if p.is_file()}
+
+
+def test_an_echoed_inline_password_and_headers_reach_no_artifact(start_stack, suite, tmp_path: Path) -> None:
+    stack = start_stack()
+    data = stack.inventory_data()
+    data["nsx"]["password"] = stack.nsx_password  # inline: known to the run as a secret
+    header, pair, url = "hdr-canary-3c9d1a", "pair-canary-8e2b4f", "url-canary-6a7c0e"
+    stack.nsx.fail(DLB_VS, 500, times=None, error_code=98, message=(
+        f"login as admin with {stack.nsx_password} rejected; Cookie: JSESSIONID={header}; "
+        f"retry j_password={pair} at https://admin:{url}@nsx.corp.local"))
+    run = suite(stack.write_inventory(data), "-m", "dlb", *LOUD)
+    assert run.result.exit_code == 1, run.result.stdout[-2000:]
+    (entry, *_) = run.entries("WCP-DLB-001")
+    assert entry["outcome"] == "error"
+    assert "login as admin with ******** rejected" in entry["cause"]  # the message is kept, the secret masked
+    written = everything_written(tmp_path / "reports")
+    site = run.summary["inventory"]
+    expected = {f"{site}/index.html", "index.html", f"wcp_acceptance_{site}.prom"}
+    assert expected <= set(written), sorted(written)
+    assert {"report.html", "junit.xml", "summary.json", "summary.md", "summary.csv"} <= {
+        Path(name).name for name in written}
+    written["stdout"], written["stderr"] = run.result.stdout, run.result.stderr
+    for name, text in written.items():
+        for canary in (stack.nsx_password, header, pair, url, stack.kube_token):
+            assert canary not in text, f"expected {canary} masked in {name}; observed it in the text"
