@@ -41,6 +41,7 @@ class DnsObservation:
     timeout_s: float = 0.0
     method: Literal["python3", "dig"] = "python3"
     detail: str = ""  # the VM-side error text, e.g. "[Errno 113] No route to host"
+    truncated: bool = False  # the reply had TC set: the answer did not fit in the UDP datagram
 
 
 @dataclass(frozen=True)

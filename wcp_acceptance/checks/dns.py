@@ -197,6 +197,22 @@ def _rcode_cause(obs: DnsObservation) -> str:
     return f"{server} answered with rcode {obs.rcode or 'unknown'}"
 
 
+def _truncated(check_id: str, obs: DnsObservation, expected: str, records: str) -> Finding:
+    """A reply with TC set and without the expected record: the answer did not fit in UDP."""
+    server = obs.probe.server
+    held = f"holding only {records}" if records else "with no record"
+    return failed(
+        check_id,
+        _target(obs),
+        expected,
+        f"a truncated reply (TC) from {server} {held}",
+        f"the answer did not fit in one UDP datagram, so {server} set TC; a resolver would retry over TCP, which "
+        f"this probe does not: the record set is too large for UDP, or a middlebox caps DNS over UDP at 512 "
+        f"bytes; check that TCP/53 to {server} is allowed and the answer's size",
+        _query_evidence(obs),
+    )
+
+
 def _non_answer(
     check_id: str,
     obs: DnsObservation,
@@ -235,6 +251,8 @@ def check_a_record(
         return _non_answer(A_CHECK_ID, obs, expected, routing, workload_dns, route_get_raw)
     target = _target(obs)
     addresses = tuple(a.strip() for a in obs.answers)
+    if obs.truncated and (want is None and not addresses or want is not None and str(want) not in addresses):
+        return _truncated(A_CHECK_ID, obs, expected, f"A {', '.join(addresses)}" if addresses else "")
     if not addresses:
         return failed(
             A_CHECK_ID,
@@ -278,6 +296,8 @@ def check_ptr_round_trip(
         return _non_answer(PTR_CHECK_ID, obs, expected, routing, workload_dns, route_get_raw)
     target = _target(obs)
     names = tuple(_name(a) for a in obs.answers if a.strip())
+    if obs.truncated and _name(probe.name) not in names:
+        return _truncated(PTR_CHECK_ID, obs, expected, f"PTR {', '.join(names)}" if names else "")
     if not names:
         return failed(
             PTR_CHECK_ID,

@@ -51,6 +51,7 @@ class ReplyReading:
     answers: tuple[str, ...] = ()
     rcode: str | None = None
     detail: str = ""
+    truncated: bool = False  # TC set: the answer did not fit in UDP (a resolver would ask again over TCP)
 
 
 def query_name(probe: DnsProbe, rtype: RType) -> str:
@@ -100,8 +101,9 @@ def read_reply(query: dns.message.Message, wire: bytes, rtype: RType) -> ReplyRe
             text = _rdata_text(rdata, rtype)
             if text not in answers:
                 answers.append(text)
-    detail = "truncated reply (TC set)" if reply.flags & dns.flags.TC else ""
-    return ReplyReading(_RCODE_OUTCOME.get(rcode, "other_rcode"), tuple(answers), rcode, detail)
+    truncated = bool(reply.flags & dns.flags.TC)
+    detail = "truncated reply (TC set)" if truncated else ""
+    return ReplyReading(_RCODE_OUTCOME.get(rcode, "other_rcode"), tuple(answers), rcode, detail, truncated)
 
 
 _DIG_STATUS = re.compile(r"->>HEADER<<-.*\bstatus:\s*([A-Z0-9]+)")
@@ -177,6 +179,7 @@ def _via_python(runner: ReadOnlyRunner, probe: DnsProbe, qname: str, rtype: RTyp
         timeout_s=timeout,
         method="python3",
         detail=reading.detail,
+        truncated=reading.truncated,
     )
 
 

@@ -10,6 +10,12 @@ TLS trusts exactly the inventory's CA file: ``trust_env`` is off, so ``REQUESTS_
 (connect, read) timeouts per request, at most ``tries`` attempts on 429/503 with backoff
 (``Retry-After`` honoured up to a cap), and an overall time budget.
 
+An API that cannot be connected to (connect timeout, refused, no route, name not resolved) is
+remembered as down for the life of the session, which is one run: every later call raises at once,
+saying when it did not answer and that it is not asked again. An answer that breaks off
+mid-transfer (a chunked body cut short, a reset while reading) raises :class:`ApiBrokenAnswer`
+naming the API, the request and the exception; no exception of the HTTP stack escapes raw.
+
 Failures raise subclasses of :class:`~wcp_acceptance.finding.ObservationError` with a readable
 cause; passwords, session ids and tokens never appear in messages, reprs or log records.
 """
@@ -17,6 +23,7 @@ cause; passwords, session ids and tokens never appear in messages, reprs or log 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import re
@@ -24,12 +31,14 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from wcp_acceptance.finding import ObservationError
@@ -68,6 +77,10 @@ class ApiTimeout(HttpObservationError):
 
 class ApiUnreachable(HttpObservationError):
     """No connection: refused, reset, no route, or not connected within the connect timeout."""
+
+
+class ApiBrokenAnswer(ApiError):
+    """The API began to answer but the answer broke off (cut body, reset, malformed chunking)."""
 
 
 class ApiTlsError(HttpObservationError):
@@ -187,6 +200,7 @@ class ReadOnlySession:
         self.calls = 0
         self.log: deque[RequestLogEntry] = deque(maxlen=10_000)
         self._session_headers: dict[str, Secret] = {}
+        self.down: str | None = None  # why the API is not asked again this run (set on a failed connect)
         self._http = requests.Session()
         self._http.trust_env = False  # the inventory CA wins over REQUESTS_CA_BUNDLE & co; no proxies
         self._http.verify = str(self.ca_file)
@@ -327,6 +341,8 @@ class ReadOnlySession:
             attempt += 1
             headers = self._headers(basic)
             began = time.monotonic()
+            if self.down is not None:
+                raise ApiUnreachable(self.target, f"{self.down}; not asked again this run ({method} {path})")
             self.calls += 1
             try:
                 response = self._http.request(method, url, params=dict(params) or None, data=form, headers=headers,
@@ -336,6 +352,7 @@ class ReadOnlySession:
                 raise self._tls_error(exc, method, path) from None
             except requests.exceptions.ConnectTimeout:
                 self._record(method, path, params, None, began)
+                self._mark_down(f"connect timeout {self.timeout[0]:g} s")
                 raise ApiUnreachable(self.target, f"could not connect within {self.timeout[0]:g} s (connect timeout)"
                                                   f" for {method} {path}") from None
             except requests.exceptions.ReadTimeout:
@@ -344,8 +361,15 @@ class ReadOnlySession:
                                               f"{path}") from None
             except requests.exceptions.ConnectionError as exc:
                 self._record(method, path, params, None, began)
-                raise ApiUnreachable(self.target, f"cannot connect for {method} {path}: "
-                                                  f"{self._scrub(self._root_reason(exc))}") from None
+                reason = self._scrub(self._root_reason(exc))
+                if not _failed_to_connect(exc):
+                    raise self._broken(exc, method, path) from None
+                self._mark_down(reason)
+                raise ApiUnreachable(self.target, f"cannot connect for {method} {path}: {reason}") from None
+            except (requests.RequestException, http.client.HTTPException, urllib3.exceptions.HTTPError,
+                    OSError) as exc:
+                self._record(method, path, params, None, began)
+                raise self._broken(exc, method, path) from None
             self._record(method, path, params, response.status_code, began, headers, form)
             if not retry or response.status_code not in RETRY_STATUSES or attempt >= self.tries:
                 response.attempts = attempt  # type: ignore[attr-defined]
@@ -375,6 +399,16 @@ class ReadOnlySession:
                       dict(params), mask_form(form or {}), mask_headers(headers or {}), status, elapsed)
 
     # ---- errors --------------------------------------------------------------------------------------
+    def _mark_down(self, why: str) -> None:
+        when = datetime.now(UTC).strftime("%H:%M:%S UTC")
+        self.down = f"the {self.api_name} API at {self.base_url} did not answer at {when} ({why})"
+        log.info("%s: %s; not asked again this run", self.target, self.down)
+
+    def _broken(self, exc: BaseException, method: str, path: str) -> ApiBrokenAnswer:
+        reason = self._scrub(self._root_reason(exc))
+        return ApiBrokenAnswer(self.target, f"the answer to {method} {path} broke off mid-transfer "
+                                            f"({type(exc).__name__}: {reason})")
+
     @staticmethod
     def _root_reason(exc: BaseException) -> str:
         """The innermost readable reason of a requests/urllib3 exception chain (e.g. ``[Errno 111] ...``)."""
@@ -411,3 +445,16 @@ class ReadOnlySession:
         cause += f" ({method} {path}{' as ' + self.username if login else ''})"
         evidence = (f"{method} {path} -> {response.status_code}", self._scrub(text[:EVIDENCE_CHARS]))
         raise ApiError(self.target, cause, evidence, status=response.status_code, error_code=code)
+
+
+def _failed_to_connect(exc: BaseException) -> bool:
+    """Whether a requests ConnectionError happened before a connection existed (refused, no route, no name)."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+            return True
+        inner = getattr(current, "reason", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+    return False

@@ -6,8 +6,11 @@ ignores proxy and CA environment variables, and sends nothing but GET: a guard i
 refuses any other verb before a connection is opened.
 
 Lists are chunked (``limit`` 500 + ``continue`` until the server stops sending one) and parsed
-as plain JSON dicts (fast: no model deserialisation). Every call carries ``_request_timeout``, and
-the client does not retry, so one call waits at most ``timeout`` seconds.
+as plain JSON dicts (fast: no model deserialisation). Every call carries ``_request_timeout``
+(connect timeout, read timeout), and the client does not retry. A list is bounded by
+:data:`MAX_PAGES` pages and :data:`LIST_BUDGET_S` seconds, and a ``continue`` token seen before
+ends it at once. A server that could not be connected to is remembered as down for the run: later
+calls raise at once, saying so. An answer cut mid-transfer names the request and the exception.
 
 Failures raise :class:`KubeObservationError` subclasses with a readable cause (HTTP status, reason
 and the Status message; a timeout states its seconds; TLS and connection errors say so). The
@@ -16,9 +19,12 @@ bearer token never appears in a repr, a message or a log record.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -37,7 +43,8 @@ from wcp_acceptance.targets import ServicePort
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
-MAX_PAGES = 10_000  # a server that never stops sending ``continue`` is an error, not a hang
+MAX_PAGES = 1_000  # 500,000 objects: a server that never stops sending ``continue`` is an error, not a hang
+LIST_BUDGET_S = 120.0  # one list may page for this long; each page is also bounded by the timeout
 EVIDENCE_CHARS = 2000
 JsonDict = dict[str, Any]
 
@@ -96,10 +103,16 @@ def _configuration() -> k8s.Configuration:
 class KubeReader:
     """GET-only view of one Kubernetes API server (a Supervisor's kube-apiserver)."""
 
-    def __init__(self, configuration: k8s.Configuration, timeout: float, source: str) -> None:
+    def __init__(self, configuration: k8s.Configuration, timeout: float, source: str, *,
+                 connect_timeout: float | None = None, list_budget_s: float = LIST_BUDGET_S) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
+        if connect_timeout is not None and connect_timeout <= 0:
+            raise ValueError(f"connect_timeout must be positive, got {connect_timeout}")
         self.timeout = float(timeout)
+        self.connect_timeout = float(connect_timeout) if connect_timeout is not None else self.timeout
+        self.list_budget_s = float(list_budget_s)
+        self.down: str | None = None  # why the server is not asked again this run (set on a failed connect)
         self.server = configuration.host
         self.source = source
         self._api_client = k8s.ApiClient(configuration)
@@ -111,7 +124,8 @@ class KubeReader:
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
-    def from_kubeconfig(cls, path: Path | str, context: str | None = None, timeout: float = 10.0) -> KubeReader:
+    def from_kubeconfig(cls, path: Path | str, context: str | None = None, timeout: float = 10.0, *,
+                        connect_timeout: float | None = None) -> KubeReader:
         """Server, CA and credentials from a kubeconfig file (``context`` or its current context)."""
         cfg = _configuration()
         try:
@@ -121,10 +135,12 @@ class KubeReader:
             where = f"kubeconfig {path}" + (f" context {context!r}" if context else "")
             raise KubeConfigError(where, f"cannot load the kubeconfig: {error}") from None
         cfg.retries = False
-        return cls(cfg, timeout, f"kubeconfig {path}" + (f" context {context}" if context else ""))
+        return cls(cfg, timeout, f"kubeconfig {path}" + (f" context {context}" if context else ""),
+                   connect_timeout=connect_timeout)
 
     @classmethod
-    def from_token(cls, server: str, token: Secret, ca_file: Path | str, timeout: float = 10.0) -> KubeReader:
+    def from_token(cls, server: str, token: Secret, ca_file: Path | str, timeout: float = 10.0, *,
+                   connect_timeout: float | None = None, list_budget_s: float = LIST_BUDGET_S) -> KubeReader:
         """A bearer token (e.g. a service account's) and the CA that signed the server's certificate."""
         if not isinstance(token, Secret):
             raise TypeError("token must be a wcp_acceptance.secret.Secret")
@@ -133,10 +149,12 @@ class KubeReader:
         cfg.ssl_ca_cert = str(ca_file)
         cfg.api_key = {"authorization": token.reveal()}
         cfg.api_key_prefix = {"authorization": "Bearer"}
-        return cls(cfg, timeout, f"token {token.source}")
+        return cls(cfg, timeout, f"token {token.source}", connect_timeout=connect_timeout,
+                   list_budget_s=list_budget_s)
 
     def __repr__(self) -> str:
-        return f"<KubeReader {self.server} ({self.source}) timeout={self.timeout:g}s>"
+        return (f"<KubeReader {self.server} ({self.source}) timeout={self.timeout:g}s "
+                f"connect_timeout={self.connect_timeout:g}s>")
 
     def close(self) -> None:
         self._api_client.close()
@@ -179,30 +197,46 @@ class KubeReader:
     def _list(self, path: str, call: Callable[..., Any], **kwargs: Any) -> list[JsonDict]:
         items: list[JsonDict] = []
         token: str | None = None
-        for _page in range(MAX_PAGES):
+        seen: set[str] = set()
+        started = time.monotonic()
+        for page in range(1, MAX_PAGES + 1):
             self.list_calls += 1
             body = self._get(path, call, limit=PAGE_SIZE, _continue=token, **kwargs)
             items.extend(body.get("items") or [])
             token = (body.get("metadata") or {}).get("continue") or None
             if token is None:
                 return items
+            token = str(token)
+            if token in seen:
+                raise KubeApiError(self._target(path), f"the server sent the same 'continue' token again on page "
+                                                       f"{page} ({len(items):,} items so far): the list would never "
+                                                       "end; stopped")
+            seen.add(token)
+            elapsed = time.monotonic() - started
+            if elapsed > self.list_budget_s:
+                raise KubeApiError(self._target(path), f"the server kept sending 'continue' after {page} pages of "
+                                                       f"{PAGE_SIZE} and {elapsed:.1f} s; a list is bounded by "
+                                                       f"{MAX_PAGES:,} pages and {self.list_budget_s:g} s")
         raise KubeApiError(self._target(path), f"the server kept sending 'continue' after {MAX_PAGES} pages of "
-                                               f"{PAGE_SIZE}; refusing to list forever")
+                                               f"{PAGE_SIZE} ({time.monotonic() - started:.1f} s); a list is bounded "
+                                               f"by {MAX_PAGES:,} pages and {self.list_budget_s:g} s")
 
     def _target(self, path: str) -> str:
         return f"Kubernetes API {self.server} GET {path}"
 
     def _get(self, path: str, call: Callable[..., Any], **kwargs: Any) -> JsonDict:
-        self.calls += 1
         target = self._target(path)
+        if self.down is not None:
+            raise KubeUnreachable(target, f"{self.down}; not asked again this run")
+        self.calls += 1
         try:
-            response = call(_preload_content=False, _request_timeout=self.timeout, **kwargs)
+            response = call(_preload_content=False, _request_timeout=(self.connect_timeout, self.timeout), **kwargs)
             raw = response.data
         except ApiException as error:
             self._raise_api_exception(target, error)
         except urllib3.exceptions.HTTPError as error:
             self._raise_transport(target, error)
-        except OSError as error:
+        except (OSError, http.client.HTTPException) as error:
             raise KubeUnreachable(target, f"connection failed: {error.__class__.__name__}: {error}") from None
         try:
             body = json.loads(raw)
@@ -247,16 +281,33 @@ class KubeReader:
         if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
             inner = error.reason
         if isinstance(inner, urllib3.exceptions.NewConnectionError):  # before TimeoutError: it subclasses it
+            self._mark_down(_errno_text(inner))
             raise KubeUnreachable(target, f"cannot connect: {_errno_text(inner)}") from None
+        if isinstance(inner, urllib3.exceptions.ConnectTimeoutError):
+            self._mark_down(f"connect timeout {self.connect_timeout:g} s")
+            raise KubeTimeout(target, f"no connection within the {self.connect_timeout:g} s connect timeout") from None
         if isinstance(inner, urllib3.exceptions.TimeoutError):
-            kind = "connecting" if isinstance(inner, urllib3.exceptions.ConnectTimeoutError) else "answer"
-            what = "no connection" if kind == "connecting" else "no answer"
-            raise KubeTimeout(target, f"{what} within the {self.timeout:g} s timeout") from None
+            raise KubeTimeout(target, f"no answer within the {self.timeout:g} s timeout") from None
         if isinstance(inner, urllib3.exceptions.SSLError):
             raise KubeTlsError(target, f"TLS verification failed with the configured CA: {inner}") from None
         if isinstance(inner, urllib3.exceptions.ProtocolError):
-            raise KubeUnreachable(target, f"connection broken: {inner}") from None
+            raise KubeApiError(target, f"the answer broke off mid-transfer ({inner.__class__.__name__}: "
+                                       f"{_root_text(inner)})") from None
         raise KubeUnreachable(target, f"{inner.__class__.__name__}: {inner}") from None
+
+    def _mark_down(self, why: str) -> None:
+        when = datetime.now(UTC).strftime("%H:%M:%S UTC")
+        self.down = f"the Kubernetes API at {self.server} did not answer at {when} ({why})"
+        log.info("%s; not asked again this run", self.down)
+
+
+def _root_text(error: BaseException) -> str:
+    """``ProtocolError('Response ended prematurely')`` or the IncompleteRead it wraps, without reprs."""
+    inner = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], BaseException) else None
+    text = str(error.args[0]) if error.args else str(error)
+    if inner is None or str(inner) in text:
+        return text
+    return f"{text}: {type(inner).__name__}: {inner}"
 
 
 def _errno_text(error: BaseException) -> str:

@@ -4,11 +4,16 @@ One :class:`~wcp_acceptance.transport.http.ReadOnlySession` per manager; a reque
 manager that last answered and moves on to the next when a manager cannot be reached. Lists follow
 ``cursor`` until none is returned (for search, also until the numeric cursor reaches
 ``result_count``, as a real search returns a cursor even on its last page).
+
+A list that cannot be whole is an error, never a shorter list: pages that add up to fewer objects
+than ``result_count`` (``NSX returned 1,016 of 2,032 virtual servers``), a cursor seen before, and
+a list that still sends a cursor after :data:`MAX_PAGES` pages or :data:`LIST_BUDGET_S` seconds.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +26,15 @@ POLICY_PREFIX = "/policy/api/v1"
 NAT_SECTIONS = ("USER", "INTERNAL", "DEFAULT")
 MAX_PAGE_SIZE = 1000
 Objects = list[dict[str, Any]]  # a module-level name: inside NsxReader, ``list`` is the method
-MAX_PAGES = 10_000  # 10 million objects: beyond that a cursor loop is a bug, not a big site
+MAX_PAGES = 1_000  # a million objects at 1,000 a page: beyond that a cursor loop is a bug, not a big site
+LIST_BUDGET_S = 120.0  # one list may page for this long; each page is also bounded by the API timeout
+# what a list holds, for messages ("NSX returned 1,016 of 2,032 virtual servers")
+_NOUNS = (("/lb-virtual-servers", "virtual servers"), ("/nat-rules", "NAT rules"), ("/lb-services", "LB services"),
+          ("/lb-pools", "LB pools"), ("/tier-1s", "Tier-1 gateways"), ("/search/", "search results"))
+
+
+def _noun(path: str) -> str:
+    return next((noun for marker, noun in _NOUNS if marker in path), "objects")  # nat-rules before tier-1s
 
 
 def policy_path(path: str) -> str:
@@ -43,7 +56,8 @@ class NsxReader:
 
     def __init__(self, managers: Sequence[str], ca_file: Path, username: str, password: Secret,
                  auth: Literal["session", "basic"] = "session", timeout: float = 10.0, page_size: int = 1000, *,
-                 connect_timeout: float | None = None, tries: int = 3, retry_after_cap: float = 5.0) -> None:
+                 connect_timeout: float | None = None, tries: int = 3, retry_after_cap: float = 5.0,
+                 max_pages: int = MAX_PAGES, list_budget_s: float = LIST_BUDGET_S) -> None:
         if not managers:
             raise ValueError("NsxReader needs at least one manager URL")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -52,6 +66,8 @@ class NsxReader:
             raise ValueError(f"auth {auth!r} is not 'session' or 'basic'")
         self.page_size = page_size
         self.timeout = timeout
+        self.max_pages = max(1, int(max_pages))
+        self.list_budget_s = float(list_budget_s)
         self._sessions = [
             ReadOnlySession(url, ca_file=ca_file, username=username, password=password,
                             auth="nsx-session" if auth == "session" else "basic", api_name="NSX",
@@ -107,33 +123,51 @@ class NsxReader:
         query: dict[str, str | int] = {**(params or {}), "page_size": self.page_size}
         results: Objects = []
         seen: set[str] = set()
-        total: int | None = None
-        for page_number in range(1, MAX_PAGES + 1):
+        total: int | None = None  # the smallest result_count seen: objects may go while we page
+        started = time.monotonic()
+        for page_number in range(1, self.max_pages + 1):
             page = self.get(full, query)
             if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-                raise ApiError(self._sessions[self._active].target,
-                               f"GET {full} did not answer a list (no 'results' array) on page {page_number}",
-                               (repr(page)[:500],))
+                raise ApiError(self._target(), f"GET {full} did not answer a list (no 'results' array) on page "
+                                               f"{page_number}", (repr(page)[:500],))
             results.extend(page["results"])
-            if isinstance(page.get("result_count"), int):
-                total = page["result_count"] if total is None else total
+            count = page.get("result_count")
+            if isinstance(count, int) and not isinstance(count, bool):
+                total = count if total is None else min(total, count)
             cursor = page.get("cursor")
             if not cursor or not page["results"]:
-                return results
+                return self._whole(full, results, total, page_number)
             cursor = str(cursor)
             if is_search and total is not None and cursor.isdigit() and int(cursor) >= total:
-                return results
+                return self._whole(full, results, total, page_number)
             if cursor in seen:
-                raise ApiError(self._sessions[self._active].target,
-                               f"GET {full} returned cursor {cursor!r} twice (page {page_number}); stopped to avoid "
-                               "a loop")
+                raise ApiError(self._target(), f"GET {full} returned cursor {cursor!r} twice (page "
+                                               f"{page_number}, {len(results):,} objects so far): the list would "
+                                               "never end; stopped")
             if total is not None and page_number > math.ceil(total / self.page_size) + 1:
-                raise ApiError(self._sessions[self._active].target,
-                               f"GET {full} still returns a cursor after {page_number} pages of {self.page_size} "
-                               f"for result_count {total}")
+                raise ApiError(self._target(), f"GET {full} still returns a cursor after {page_number} pages of "
+                                               f"{self.page_size} for result_count {total}")
+            elapsed = time.monotonic() - started
+            if elapsed > self.list_budget_s:
+                raise ApiError(self._target(), f"GET {full} still returned a new cursor after {page_number} pages "
+                                               f"and {elapsed:.1f} s ({len(results):,} objects); a list is bounded by "
+                                               f"{self.max_pages:,} pages and {self.list_budget_s:g} s")
             seen.add(cursor)
             query["cursor"] = cursor
-        raise ApiError(self._sessions[self._active].target, f"GET {full}: more than {MAX_PAGES} pages")
+        raise ApiError(self._target(), f"GET {full} still returned a new cursor after {self.max_pages:,} pages "
+                                       f"({len(results):,} objects in {time.monotonic() - started:.1f} s); a list is "
+                                       f"bounded by {self.max_pages:,} pages and {self.list_budget_s:g} s")
+
+    def _target(self) -> str:
+        return self._sessions[self._active].target
+
+    def _whole(self, full: str, results: Objects, total: int | None, pages: int) -> Objects:
+        """``results``, unless its pages add up to fewer objects than NSX said it holds."""
+        if total is not None and len(results) < total:
+            raise ApiError(self._target(), f"NSX returned {len(results):,} of {total:,} {_noun(full)} (GET {full}: "
+                                           f"{pages} page{'s' if pages != 1 else ''} ended before result_count "
+                                           f"{total:,}); the list is incomplete, so it is not judged")
+        return results
 
     # ---- the objects the checks use ----------------------------------------------------------------
     def virtual_servers(self) -> Objects:
