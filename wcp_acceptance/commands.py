@@ -251,6 +251,15 @@ def _decode(data: bytes | str) -> str:
     return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
 
 
+# Commands whose answer does not change during a run: asked once per runner (one runner per VM per run).
+# A command that could not run (SSH down, timeout) is not remembered; the next caller asks again.
+ONCE_PER_RUNNER: frozenset[tuple[str, ...]] = frozenset({
+    ("command", "-v", "python3"),
+    ("command", "-v", "dig"),
+    ("cat", "/etc/resolv.conf"),
+})
+
+
 class ReadOnlyRunner:
     """Runs allow-listed commands on one VM, each bounded by ``command_timeout`` seconds.
 
@@ -265,7 +274,8 @@ class ReadOnlyRunner:
         self.host = host
         self.vm_name = vm_name
         self.command_timeout = command_timeout
-        self._available: dict[str, bool] = {}
+        self._once: dict[tuple[str, ...], CommandResult] = {}
+        self._once_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<ReadOnlyRunner {self.vm_name} timeout={self.command_timeout:g}s>"
@@ -274,6 +284,14 @@ class ReadOnlyRunner:
         """Run ``argv`` if it is allow-listed (else raise :class:`ForbiddenCommand`, nothing sent)."""
         check_argv(argv)
         tokens = tuple(argv)
+        if tokens in ONCE_PER_RUNNER:
+            with self._once_lock:  # concurrent callers wait for the first answer instead of asking again
+                if tokens not in self._once:
+                    self._once[tokens] = self._run_checked(tokens)
+                return self._once[tokens]
+        return self._run_checked(tokens)
+
+    def _run_checked(self, tokens: tuple[str, ...]) -> CommandResult:
         line = shlex.join(tokens)
         started = time.monotonic()
         status, out, err = self._execute(line)
@@ -281,9 +299,7 @@ class ReadOnlyRunner:
 
     def available(self, program: Literal["python3", "dig"]) -> bool:
         """Is ``program`` on the VM's PATH? (``command -v``, asked once per runner.)"""
-        if program not in self._available:
-            self._available[program] = self.run(["command", "-v", program]).ok
-        return self._available[program]
+        return self.run(["command", "-v", program]).ok
 
     def _execute(self, line: str) -> tuple[int, bytes | str, bytes | str]:
         executor = self.host if isinstance(self.host, LineExecutor) else getattr(self.host, "backend", None)

@@ -2,8 +2,10 @@
 
 A VM that cannot be reached costs one connect timeout: the failure is remembered and raised
 again (as the same readable ObservationError) for each of that VM's checks, while the other
-VMs' checks go on. The VM's routing (rules, tables and the ``ip route get`` answers the checks
-need) is read once per VM as well.
+VMs' checks go on. Each VM has one read-only runner for the whole run, so what it learns once
+(``command -v python3``, ``/etc/resolv.conf``) it never asks again. The VM's routing (rules,
+tables and the ``ip route get`` answers the checks need) is read once per VM as well. The pool is
+safe to use from several threads: VMs are observed concurrently (:mod:`wcp_acceptance.observe_all`).
 """
 
 from __future__ import annotations
@@ -57,29 +59,46 @@ class VmPool:
         self._vms = {vm.name: vm for vm in inventory.supervisor.control_plane}
         self._connections: dict[str, VmConnection] = {}
         self._failures: dict[str, ObservationError] = {}
+        self._runners: dict[str, ReadOnlyRunner] = {}
         self._routing: dict[str, VmRouting | ObservationError] = {}
         self._lock = threading.Lock()
+        self._connecting = {name: threading.Lock() for name in self._vms}
+        self._reading_routes = {name: threading.Lock() for name in self._vms}
 
     def vm(self, name: str) -> ControlPlaneVm:
         return self._vms[name]
 
     def connection(self, name: str) -> VmConnection:
-        with self._lock:
+        """The VM's one connection (connecting one VM never waits for another VM's connect)."""
+        with self._connecting[name]:
             if name in self._failures:
                 failure = self._failures[name]
                 raise ObservationError(failure.target, failure.cause, failure.evidence)
             if name not in self._connections:
                 try:
-                    self._connections[name] = connect_vm(self._vms[name], self.inventory.timeouts)
+                    connection = connect_vm(self._vms[name], self.inventory.timeouts)
                 except ObservationError as error:
                     self._failures[name] = error
                     raise
+                with self._lock:
+                    self._connections[name] = connection
             return self._connections[name]
 
     def runner(self, name: str) -> ReadOnlyRunner:
-        return self.connection(name).runner(self.inventory.timeouts.command)
+        """The VM's runner for the whole run (its caches live as long as the pool)."""
+        connection = self.connection(name)
+        with self._lock:
+            runner = self._runners.get(name)
+            if runner is None or runner.host is not connection:
+                runner = self._runners[name] = connection.runner(self.inventory.timeouts.command)
+            return runner
 
     def routing(self, name: str) -> VmRouting:
+        """The VM's routing, read once (concurrent callers for one VM wait for the first)."""
+        with self._reading_routes[name]:
+            return self._read_routing(name)
+
+    def _read_routing(self, name: str) -> VmRouting:
         cached = self._routing.get(name)
         if isinstance(cached, ObservationError):
             raise ObservationError(cached.target, cached.cause, cached.evidence)
@@ -105,6 +124,9 @@ class VmPool:
         return result
 
     def close(self) -> None:
-        for connection in self._connections.values():
+        with self._lock:
+            connections = list(self._connections.values())
+            self._connections.clear()
+            self._runners.clear()
+        for connection in connections:
             connection.close()
-        self._connections.clear()

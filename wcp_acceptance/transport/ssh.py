@@ -16,7 +16,6 @@ Failures are :class:`ObservationError` with a readable cause and no secret in it
 
 from __future__ import annotations
 
-import functools
 import logging
 import select
 import socket
@@ -65,6 +64,8 @@ class VmSshBackend(ParamikoBackend):
         self.host_key_checked = not spec.insecure_skip_host_key_check
         self.host_key = ""  # "ssh-ed25519 SHA256:..." once connected
         self.target = f"{vm.name} ({self.address}:{self.port})"
+        self._client: paramiko.SSHClient | None = None
+        self._client_lock = threading.Lock()  # per connection: other VMs never wait for this one
         # The hostspec names user, address and port only; the password stays in the Secret.
         hostspec = f"{urllib.parse.quote(spec.user, safe='')}@{self.address}:{self.port}"
         super().__init__(hostspec, timeout=max(1, round(self.connect_timeout)))
@@ -74,16 +75,26 @@ class VmSshBackend(ParamikoBackend):
         return f"<VmSshBackend {self.target}>"
 
     # -- connection --------------------------------------------------------------------------
-    @functools.cached_property
+    @property
     def client(self) -> paramiko.SSHClient:
-        return self._connect()
+        # Not functools.cached_property: before Python 3.12 that holds one lock for every instance of
+        # the class, so VMs connecting at the same time would wait out each other's connect timeouts.
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    @client.deleter
+    def client(self) -> None:
+        self.close()
 
     def connect(self) -> None:
         """Connect now (raise :class:`ObservationError` if that is impossible)."""
         _ = self.client
 
     def close(self) -> None:
-        client = self.__dict__.pop("client", None)
+        with self._client_lock:
+            client, self._client = self._client, None
         if client is not None:
             client.close()
 

@@ -1,0 +1,145 @@
+"""Every per-VM observation a run needs, made once and concurrently, then looked up by probe.
+
+The VMs are independent hosts, so they are observed at the same time: one lane per VM (bounded by
+``max_vms``), and inside a lane at most ``channels_per_vm`` commands at once, each on its own SSH
+channel of the VM's one connection (SSH multiplexes channels; sshd's default ``MaxSessions`` is 10).
+A dead VM then costs one connect timeout for the whole run instead of one per VM.
+
+What is made is exactly what the per-probe calls would make in a serial run: the same probe
+functions with the same timeouts; an :class:`ObservationError` is kept for its probe and raised
+again (as a fresh copy) when that probe is looked up, so every outcome stays what it was.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from wcp_acceptance.finding import ObservationError
+from wcp_acceptance.inventory.model import Timeouts
+from wcp_acceptance.observations import DnsObservation, EgressObservation, ResolverObservation
+from wcp_acceptance.probes.dns import resolve_from_vm
+from wcp_acceptance.probes.egress import observe_egress
+from wcp_acceptance.probes.observer import EgressObserver
+from wcp_acceptance.probes.resolver import resolve_with_vm_resolver
+from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe
+from wcp_acceptance.vmpool import VmPool, VmRouting
+
+Kind = Literal["A", "PTR", "resolver", "egress", "routing"]
+Observed = DnsObservation | ResolverObservation | EgressObservation | VmRouting
+
+MAX_VMS = 16  # lanes at once: more VMs than this wait for a free lane
+CHANNELS_PER_VM = 4  # commands at once on one VM's connection
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One observation to make: ``kind`` of ``probe`` (for ``routing``, the probe is the VM's name)."""
+
+    kind: Kind
+    probe: DnsProbe | ResolverProbe | EgressProbe | str
+
+    @property
+    def vm(self) -> str:
+        return self.probe if isinstance(self.probe, str) else self.probe.vm
+
+
+def resolver_timeout(timeouts: Timeouts) -> float:
+    """The resolver may try several servers in turn: allow it a few DNS timeouts, still bounded."""
+    return timeouts.dns * 2 + 1
+
+
+def observe_one(pool: VmPool, wanted: Wanted, timeouts: Timeouts, observer: EgressObserver | None) -> Observed:
+    """Make one observation, as the per-test fixture would (raises ObservationError if it cannot)."""
+    probe = wanted.probe
+    if wanted.kind == "routing" and isinstance(probe, str):
+        return pool.routing(probe)
+    if wanted.kind in ("A", "PTR") and isinstance(probe, DnsProbe):
+        return resolve_from_vm(pool.runner(probe.vm), probe, wanted.kind, timeouts.dns)
+    if wanted.kind == "resolver" and isinstance(probe, ResolverProbe):
+        return resolve_with_vm_resolver(pool.runner(probe.vm), probe, resolver_timeout(timeouts))
+    if wanted.kind == "egress" and isinstance(probe, EgressProbe) and observer is not None:
+        return observe_egress(pool.runner(probe.vm), observer, probe, timeouts.egress)
+    raise ValueError(f"cannot observe {wanted.kind} of {probe!r}")
+
+
+class Observations:
+    """What :func:`observe_all` made, keyed by (kind, probe); thread-safe to fill."""
+
+    def __init__(self) -> None:
+        self._made: dict[Wanted, Observed | BaseException] = {}
+        self._lock = threading.Lock()
+
+    def put(self, wanted: Wanted, outcome: Observed | BaseException) -> None:
+        with self._lock:
+            self._made[wanted] = outcome
+
+    def __contains__(self, wanted: object) -> bool:
+        return wanted in self._made
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def get(self, wanted: Wanted) -> Observed:
+        """The observation made for ``wanted``; its ObservationError raised again if it could not be made."""
+        outcome = self._made[wanted]
+        if isinstance(outcome, ObservationError):
+            raise ObservationError(outcome.target, outcome.cause, outcome.evidence)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+def _lane(pool: VmPool, wants: Sequence[Wanted], timeouts: Timeouts, observer: EgressObserver | None,
+          into: Observations, channels: int) -> None:
+    def one(wanted: Wanted) -> None:
+        try:
+            into.put(wanted, observe_one(pool, wanted, timeouts, observer))
+        except Exception as error:  # kept for its probe: its test reports it, as a serial run would
+            into.put(wanted, error)
+
+    try:
+        pool.connection(wants[0].vm)  # connect once, before the channels race for it
+    except ObservationError as error:
+        for wanted in wants:
+            into.put(wanted, error)
+        return
+    if channels <= 1 or len(wants) == 1:
+        for wanted in wants:
+            one(wanted)
+        return
+    with ThreadPoolExecutor(max_workers=min(channels, len(wants)), thread_name_prefix=f"obs-{wants[0].vm}") as lanes:
+        list(lanes.map(one, wants))
+
+
+def observe_all(
+    pool: VmPool,
+    wants: Iterable[Wanted],
+    timeouts: Timeouts,
+    observer: EgressObserver | None = None,
+    *,
+    max_vms: int = MAX_VMS,
+    channels_per_vm: int = CHANNELS_PER_VM,
+    lane: Callable[..., None] = _lane,
+) -> Observations:
+    """Observe every ``wants`` entry, the VMs concurrently; a VM's routing first (other checks read it)."""
+    by_vm: dict[str, list[Wanted]] = {}
+    for wanted in dict.fromkeys(wants):
+        by_vm.setdefault(wanted.vm, []).append(wanted)
+    for lane_wants in by_vm.values():
+        lane_wants.sort(key=lambda w: w.kind != "routing")
+    made = Observations()
+    if not by_vm:
+        return made
+    executor = ThreadPoolExecutor(max_workers=max(1, min(max_vms, len(by_vm))), thread_name_prefix="obs-vm")
+    try:
+        futures = [executor.submit(lane, pool, lane_wants, timeouts, observer, made, channels_per_vm)
+                   for lane_wants in by_vm.values()]
+        for future in futures:
+            future.result()
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)  # a signal here must not wait for every lane
+    return made
