@@ -15,9 +15,11 @@ the second wall, for what an appliance echoes back (an NSX error body that quote
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -141,3 +143,21 @@ def install_log_redaction() -> None:
         return record
 
     logging.setLogRecordFactory(redacting)
+
+
+def redact_file(path: Path) -> None:
+    """Rewrite a file another writer made (pytest-html's report.html, pytest's junit.xml) with credentials
+    masked, atomically; a file that holds none, or is missing, is left as it is."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    masked = redact(text)
+    if masked == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.redacted")
+    try:
+        tmp.write_text(masked, encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)

@@ -23,8 +23,11 @@ def test_an_echoed_inline_password_and_headers_reach_no_artifact(start_stack, su
     stack.nsx.fail(DLB_VS, 500, times=None, error_code=98, message=(
         f"login as admin with {stack.nsx_password} rejected; Cookie: JSESSIONID={header}; "
         f"retry j_password={pair} at https://admin:{url}@nsx.corp.local"))
-    run = suite(stack.write_inventory(data), "-m", "dlb", *LOUD)
-    assert run.result.exit_code == 1, run.result.stdout[-2000:]
+    inventory = stack.write_inventory(data)
+    first = suite(inventory, "-m", "dlb", *LOUD)
+    assert first.run_dir is not None, first.result.stdout[-2000:]
+    run = suite(inventory, "-m", "dlb", "--baseline", str(first.run_dir), *LOUD)  # writes diff.json too
+    assert run.result.exit_code == 0, run.result.stdout[-2000:]  # nothing worse than the baseline
     (entry, *_) = run.entries("WCP-DLB-001")
     assert entry["outcome"] == "error"
     assert "login as admin with ******** rejected" in entry["cause"]  # the message is kept, the secret masked
@@ -32,9 +35,10 @@ def test_an_echoed_inline_password_and_headers_reach_no_artifact(start_stack, su
     site = run.summary["inventory"]
     expected = {f"{site}/index.html", "index.html", f"wcp_acceptance_{site}.prom"}
     assert expected <= set(written), sorted(written)
-    assert {"report.html", "junit.xml", "summary.json", "summary.md", "summary.csv"} <= {
+    assert {"report.html", "junit.xml", "summary.json", "summary.md", "summary.csv", "diff.json"} <= {
         Path(name).name for name in written}
     written["stdout"], written["stderr"] = run.result.stdout, run.result.stderr
+    written["first stdout"], written["first stderr"] = first.result.stdout, first.result.stderr
     for name, text in written.items():
         for canary in (stack.nsx_password, header, pair, url, stack.kube_token):
             assert canary not in text, f"expected {canary} masked in {name}; observed it in the text"

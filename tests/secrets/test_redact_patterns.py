@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from html import escape
+from pathlib import Path
 
 import pytest
 
 from wcp_acceptance import redact as redaction
-from wcp_acceptance.redact import redact, redact_data, register, register_secrets
+from wcp_acceptance.redact import redact, redact_data, redact_file, register, register_secrets
 from wcp_acceptance.secret import MASK, Secret
 
 CANARY = "canary-7f3a9c0d1e"
@@ -84,3 +85,19 @@ def test_json_data_is_redacted_value_by_value() -> None:
     data = {"tests": [{"cause": f"password={CANARY}", "duration_s": 0.5, "evidence": [f"Cookie: {CANARY}"]}]}
     assert redact_data(data) == {"tests": [{"cause": f"password={MASK}", "duration_s": 0.5,
                                             "evidence": [f"Cookie: {MASK}"]}]}
+
+
+def test_a_file_written_by_another_writer_is_masked_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(f'<testcase><failure message="Cookie: JSESSIONID={CANARY}"/></testcase>\n')
+    redact_file(path)
+    assert path.read_text() == f'<testcase><failure message="Cookie: {MASK}"/></testcase>\n'
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left beside it
+
+
+def test_a_file_without_credentials_is_not_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text("<p>HEALTHY</p>\n")
+    before = path.stat().st_mtime_ns
+    redact_file(path)
+    assert path.stat().st_mtime_ns == before

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from wcp_acceptance.plugin.state import RUN, SuiteRun
-from wcp_acceptance.redact import redact
+from wcp_acceptance.redact import redact, redact_file
 from wcp_acceptance.report import history, metrics, provisional, sites_index, tables
 from wcp_acceptance.report.environment import inline_secret_fields
 from wcp_acceptance.report.run import Runner
@@ -150,6 +150,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     with finishing.lock:
         if finishing.cron_printed:
             return
+        for written in (run.run_dir.html, run.run_dir.junit):  # pytest-html and pytest wrote these
+            redact_file(written)
         line = cron_text(run, run.exit_code)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
