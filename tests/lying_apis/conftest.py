@@ -55,6 +55,10 @@ class LyingApi:
 class LyingHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body: no Nagle wait
+
     def _serve(self) -> None:
         app: LyingApi = self.server.app  # type: ignore[attr-defined]
         parts = urlsplit(self.path)
