@@ -41,6 +41,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
      MASK),
     # scheme://user:password@host -> scheme://********@host (also user@ with an empty password)
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@\"'<>]*@"), rf"\1{MASK}@"),
+    # user:password@host without a scheme (as an inventory's URL may be written)
+    (re.compile(r"(?<![\w./:@-])[A-Za-z0-9._%+-]+:[^\s/@\"'<>]+@(?=[A-Za-z0-9\[])"), f"{MASK}@"),
     # header values: "Authorization: Basic abc", "'Cookie': 'JSESSIONID=x'", "X-XSRF-TOKEN=abc"
     (re.compile(rf"(?i)(?<![\w-])({_Q}?(?:{_HEADERS}){_Q}?\s*[:=]\s*{_Q}?){_END}"), rf"\1{MASK}"),
     # Bearer tokens

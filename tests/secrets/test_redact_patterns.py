@@ -24,6 +24,7 @@ def _no_registered_secrets() -> Iterator[None]:
 
 @pytest.mark.parametrize("text", [
     f"https://admin:{CANARY}@nsx.corp.local/api/v1",
+    f"manager admin:{CANARY}@nsx.corp.local:443 refused",
     f"GET /x headers={{'Authorization': 'Basic {CANARY}', 'Accept': 'application/json'}}",
     f"Cookie: JSESSIONID={CANARY}; Path=/",
     f"Set-Cookie: JSESSIONID={CANARY}",
@@ -76,6 +77,8 @@ def test_a_very_short_secret_is_not_searched_for() -> None:
     "https://nsx.corp.local:443/policy/api/v1/infra?cursor=abc&page_size=1000",
     "wcp-acceptance site-a: UNHEALTHY exit=1 41 passed, 2 failed report=/var/lib/reports/site-a/20261125T020000Z",
     "token-bucket rate limited (429), retried after 0.2 s",
+    "ssh root@192.168.10.45 -p 22: ok at 22:31:05 UTC",
+    "git@github.com:org/repo.git",
 ])
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact(text) == text
