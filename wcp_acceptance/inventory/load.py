@@ -13,60 +13,61 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from wcp_acceptance.inventory.files import INVENTORY_MAX_BYTES, FileProblem, read_bounded
 from wcp_acceptance.inventory.model import Inventory
+from wcp_acceptance.inventory.show import shorten, show
+from wcp_acceptance.inventory.yaml_text import load_yaml
+
+MAX_PROBLEMS = 20
+SOURCE_CHARS = 160
+REASON_CHARS = 400
 
 
 class InventoryError(Exception):
     """The inventory cannot be used; ``problems`` holds one readable line per problem."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    def __init__(self, problems: Sequence[str], unlisted: int = 0) -> None:
+        self.all_problems = list(problems)
+        self.count = len(self.all_problems) + unlisted
+        shown = self.all_problems[:MAX_PROBLEMS]
+        if self.count > len(shown):
+            shown.append(f"... and {self.count - len(shown):,} more problems")
+        self.problems = shown  # what is printed: at most MAX_PROBLEMS lines and a count of the rest
+        super().__init__("\n".join(shown))
 
 
 def format_loc(loc: Sequence[int | str]) -> str:
     """``('a', 'b', 1, 'c')`` -> ``a.b[1].c``."""
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker for "the key itself": the path already ends in it
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            text = shorten(str(part), 64)
+            out += f".{text}" if out else text
     return out or "(top level)"
 
 
 _REASONS = {
-    "ip_v4_address": "{input!r} is not an IPv4 address",
-    "ip_v4_interface": "{input!r} is not an IPv4 address with a prefix (like 10.244.0.2/28)",
-    "ip_v4_network": "{input!r} is not an IPv4 network (like 10.244.0.0/20, host bits zero)",
+    "ip_v4_address": "{input} is not an IPv4 address",
+    "ip_v4_interface": "{input} is not an IPv4 address with a prefix (like 10.244.0.2/28)",
+    "ip_v4_network": "{input} is not an IPv4 network (like 10.244.0.0/20, host bits zero)",
     "extra_forbidden": "unknown key",
     "missing": "required field is missing",
-    "int_parsing": "{input!r} is not a whole number",
-    "int_type": "{input!r} is not a whole number",
-    "float_parsing": "{input!r} is not a number",
-    "bool_parsing": "{input!r} is not true or false",
-    "literal_error": "{input!r} is not one of {expected}",
+    "int_parsing": "{input} is not a whole number",
+    "int_type": "{input} is not a whole number",
+    "float_parsing": "{input} is not a number",
+    "bool_parsing": "{input} is not true or false",
+    "bool_type": "{input} is not true or false",
+    "float_type": "{input} is not a number",
+    "literal_error": "{input} is not one of {expected}",
     "too_short": "must not be empty",
-    "string_type": "{input!r} is not a string",
+    "too_long": "is longer than {max_length} characters",
+    "string_too_short": "must not be empty",
+    "string_too_long": "is longer than {max_length} characters",
+    "string_type": "{input} is not a string",
     "model_type": "must be a mapping of keys to values",
     "dict_type": "must be a mapping of keys to values",
     "tuple_type": "must be a list",
@@ -74,12 +75,14 @@ _REASONS = {
 
 
 def problem_lines(source: str, error: dict[str, Any]) -> list[str]:
+    source = shorten(source, SOURCE_CHARS)
     loc = tuple(x for x in error["loc"] if not (isinstance(x, str) and x.startswith("function-")))
     etype = error["type"]
     template = _REASONS.get(etype)
     if template is not None:
         ctx = error.get("ctx") or {}
-        reason = template.format(input=error.get("input"), expected=ctx.get("expected", ""))
+        reason = template.format(input=show(error.get("input")), expected=ctx.get("expected", ""),
+                                 max_length=ctx.get("max_length", ""))
         if etype in {"greater_than", "less_than_equal"}:
             reason = error["msg"]
         return [f"{source}: {format_loc(loc)}: {reason}"]
@@ -91,9 +94,9 @@ def problem_lines(source: str, error: dict[str, Any]) -> list[str]:
             field, _, reason = part[1:].partition(": ")
             path = format_loc((*loc, *field.replace("[", ".[").split("."))) if loc else field
             path = path.replace(".[", "[")
-            lines.append(f"{source}: {path}: {reason}")
+            lines.append(f"{source}: {path}: {shorten(reason, REASON_CHARS)}")
         else:
-            lines.append(f"{source}: {format_loc(loc)}: {part}")
+            lines.append(f"{source}: {format_loc(loc)}: {shorten(part, REASON_CHARS)}")
     return lines
 
 
@@ -120,38 +123,46 @@ def _raw_problems(source: str, data: dict[str, Any]) -> list[str]:
 def parse_inventory(data: Any, source: str, base_dir: Path) -> Inventory:
     """Validate already-parsed YAML; raise :class:`InventoryError` with every problem."""
     if not isinstance(data, dict):
-        raise InventoryError([f"{source}: (top level): must be a mapping of keys to values"])
+        raise InventoryError([f"{shorten(source, SOURCE_CHARS)}: (top level): must be a mapping of keys to values"])
     try:
         return Inventory.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         errors = [dict(e) for e in exc.errors(include_url=False)]
         problems: list[str] = []
+        unlisted = 0
         for error in errors:
             if error["type"] == "too_short" and _has_deeper_error(error, errors):
                 continue  # "must not be empty" only because every item was itself invalid
+            if len(problems) > MAX_PROBLEMS:
+                unlisted += 1  # counted, not formatted: a million bad entries cost no more than twenty
+                continue
             problems.extend(problem_lines(source, error))
         problems.extend(p for p in _raw_problems(source, data) if p not in problems)
-        raise InventoryError(problems) from None
+        raise InventoryError(problems, unlisted) from None
 
 
-def read_yaml(path: str | Path, kind: str) -> Any:
-    """Parse a YAML file (duplicate keys refused); every problem is one ``<file>: ...`` line in
+def read_yaml(path: str | Path, kind: str, cap: int = INVENTORY_MAX_BYTES) -> Any:
+    """Parse a YAML file of at most ``cap`` bytes with the bounded reader
+    (:mod:`wcp_acceptance.inventory.yaml_text`); every problem is one ``<file>: ...`` line in
     :class:`InventoryError` (the lab's topology loader re-raises them as its own error)."""
-    source = str(path)
+    source = shorten(str(path), SOURCE_CHARS)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError([f"{source}: cannot read {kind}: {exc.strerror or exc}"]) from None
+        text = read_bounded(Path(path), cap).decode("utf-8")
+    except FileProblem as exc:
+        raise InventoryError([f"{source}: cannot read {kind}: the file {exc}"]) from None
     except UnicodeDecodeError:
         raise InventoryError([f"{source}: not UTF-8 text"]) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise InventoryError([f"{source}: {where}: YAML syntax error: {exc.problem or exc}"]) from None
+        reason = shorten(str(exc.problem or exc), 200)
+        raise InventoryError([f"{source}: {where}: YAML syntax error: {reason}"]) from None
     except yaml.YAMLError as exc:
-        raise InventoryError([f"{source}: YAML error: {exc}"]) from None
+        raise InventoryError([f"{source}: YAML error: {shorten(str(exc), 200)}"]) from None
+    except RecursionError:
+        raise InventoryError([f"{source}: YAML error: nested too deep"]) from None
 
 
 def load_inventory(path: str | Path) -> Inventory:

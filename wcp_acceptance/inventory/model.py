@@ -15,20 +15,32 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from wcp_acceptance.catalogue import IDS
+from wcp_acceptance.inventory.files import SECRET_MAX_BYTES, FileProblem, check_regular, read_bounded, read_text
+from wcp_acceptance.inventory.kubeconfig import context_problem
+from wcp_acceptance.inventory.show import shorten, show
 from wcp_acceptance.redact import redact
 from wcp_acceptance.secret import Secret
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 CHECK_ID_RE = re.compile(r"^WCP-[A-Z]+-\d{3}$")
+IFNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")  # Linux: at most 15 characters
+DNS_LABEL_RE = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?")
+DNS_NAME_MAX = 253
 
 
 def _base_dir(info: ValidationInfo) -> Path:
@@ -45,21 +57,23 @@ def _to_secret(value: Any, info: ValidationInfo) -> Secret:
         return Secret(value, "inline")
     if isinstance(value, dict) and len(value) == 1:
         ((kind, ref),) = value.items()
+        if kind in {"env", "file"} and (not isinstance(ref, str) or not ref):
+            raise ValueError(f"{{{kind}: ...}} needs a non-empty {'variable name' if kind == 'env' else 'path'}")
         if kind == "env" and isinstance(ref, str):
-            env_value = os.environ.get(ref)
+            env_value = os.environ.get(ref) if "\0" not in ref else None
             if env_value is None:
-                raise ValueError(f"environment variable {ref} is not set")
+                raise ValueError(f"environment variable {shorten(ref)} is not set")
             if not env_value:
-                raise ValueError(f"environment variable {ref} is empty")
+                raise ValueError(f"environment variable {shorten(ref)} is empty")
             return Secret(env_value, f"env:{ref}")
         if kind == "file" and isinstance(ref, str):
             path = _base_dir(info) / os.path.expanduser(ref)
             try:
-                text = path.read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from None
+                text = read_text(path, SECRET_MAX_BYTES).rstrip("\r\n")
+            except FileProblem as exc:
+                raise ValueError(f"cannot read secret file {shorten(str(path))}: it {exc}") from None
             if not text:
-                raise ValueError(f"secret file {path} is empty")
+                raise ValueError(f"secret file {shorten(str(path))} is empty")
             return Secret(text, f"file:{path}")
     raise ValueError("must be a string, {env: VARIABLE} or {file: path}")
 
@@ -68,11 +82,29 @@ def _to_readable_file(value: Any, info: ValidationInfo) -> Path:
     if not isinstance(value, str | Path) or not str(value):
         raise ValueError("must be a file path")
     path = _base_dir(info) / os.path.expanduser(str(value))
-    if not path.is_file():
-        raise ValueError(f"file {path} does not exist")
-    if not os.access(path, os.R_OK):
-        raise ValueError(f"file {path} is not readable")
+    try:
+        check_regular(path)
+    except FileProblem as exc:
+        raise ValueError(f"file {shorten(str(path))} {exc}") from None
     return path
+
+
+def _text_only(what: str) -> Any:
+    """A before-validator: only a string may become ``what`` (YAML's true or 70000 is no address)."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"{show(value)} is not {what} (give it as text, like {_EXAMPLES[what]})")
+        return value
+
+    return check
+
+
+_EXAMPLES = {
+    "an IPv4 address": "192.168.10.10",
+    "an IPv4 address with a prefix": "10.244.0.2/28",
+    "an IPv4 network": "10.244.0.0/20",
+}
 
 
 _CREDENTIAL_FIELDS = {"managers": "nsx.username/nsx.password", "url": "vcenter.username/vcenter.password",
@@ -98,11 +130,11 @@ def _to_https_url(value: Any, info: ValidationInfo) -> str:
 def _to_private_key_file(value: Any, info: ValidationInfo) -> Path:
     path = _to_readable_file(value, info)
     try:
-        head = path.read_text(encoding="ascii", errors="replace")[:4096]
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        head = read_bounded(path)[:4096].decode("ascii", errors="replace")
+    except FileProblem as exc:
+        raise ValueError(f"cannot read {shorten(str(path))}: it {exc}") from None
     if "PRIVATE KEY-----" not in head:
-        raise ValueError(f"{path} is not a PEM or OpenSSH private key")
+        raise ValueError(f"{shorten(str(path))} is not a PEM or OpenSSH private key")
     return path
 
 
@@ -110,7 +142,30 @@ SecretValue = Annotated[Secret, BeforeValidator(_to_secret)]
 PrivateKeyFile = Annotated[Path, BeforeValidator(_to_private_key_file)]
 ReadableFile = Annotated[Path, BeforeValidator(_to_readable_file)]
 HttpsUrl = Annotated[str, BeforeValidator(_to_https_url)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+Text = Annotated[StrictStr, Field(min_length=1)]  # a name, a user, a reason: never empty, never a number
+Ipv4 = Annotated[IPv4Address, BeforeValidator(_text_only("an IPv4 address"))]
+Ipv4Iface = Annotated[IPv4Interface, BeforeValidator(_text_only("an IPv4 address with a prefix"))]
+Ipv4Net = Annotated[IPv4Network, BeforeValidator(_text_only("an IPv4 network"))]
+
+
+def _ifname(value: str) -> str:
+    if not IFNAME_RE.match(value):
+        raise ValueError(f"{show(value)} is not an interface name (like eth0; at most 15 letters, digits, . _ -)")
+    return value
+
+
+IfName = Annotated[StrictStr, AfterValidator(_ifname)]
+
+
+def dns_name_problem(value: str) -> str | None:
+    """Why ``value`` is not a DNS name (None when it is one): labels of 1-63 characters, 253 in all."""
+    bare = value.rstrip(".")
+    if len(bare) > DNS_NAME_MAX:
+        return f"{show(value)} is not a DNS name (longer than {DNS_NAME_MAX} characters)"
+    if not bare or any(not DNS_LABEL_RE.fullmatch(x) for x in bare.split(".")):
+        return f"{show(value)} is not a DNS name"
+    return None
 
 
 class _Model(BaseModel):
@@ -118,13 +173,13 @@ class _Model(BaseModel):
 
 
 class SshSpec(_Model):
-    user: str = "root"
+    user: Text = "root"
     port: Port = 22
     password: SecretValue | None = None
     key_file: PrivateKeyFile | None = None
     key_passphrase: SecretValue | None = None
     known_hosts: ReadableFile | None = None
-    insecure_skip_host_key_check: bool = False
+    insecure_skip_host_key_check: StrictBool = False
 
     @model_validator(mode="after")
     def _auth_and_host_keys(self) -> SshSpec:
@@ -139,9 +194,9 @@ class SshSpec(_Model):
 
 class InterfaceSpec(_Model):
     network: Literal["management", "workload"]
-    address: IPv4Interface
-    gateway: IPv4Address | None = None
-    dns_servers: tuple[IPv4Address, ...] = ()
+    address: Ipv4Iface
+    gateway: Ipv4 | None = None
+    dns_servers: tuple[Ipv4, ...] = ()
 
     @model_validator(mode="after")
     def _gateway_on_link(self) -> InterfaceSpec:
@@ -151,16 +206,16 @@ class InterfaceSpec(_Model):
 
 
 class ControlPlaneVm(_Model):
-    name: str
-    management_address: IPv4Address
+    name: StrictStr
+    management_address: Ipv4
     ssh: SshSpec
-    interfaces: dict[str, InterfaceSpec]
+    interfaces: dict[IfName, InterfaceSpec]
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         if not NAME_RE.match(value):
-            raise ValueError(f"{value!r} is not a plain name (letters, digits, . _ -)")
+            raise ValueError(f"{show(value)} is not a plain name (letters, digits, . _ -)")
         return value
 
     @model_validator(mode="after")
@@ -182,7 +237,7 @@ class ControlPlaneVm(_Model):
 
 
 class SupervisorSpec(_Model):
-    name: str
+    name: Text
     control_plane: tuple[ControlPlaneVm, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -196,21 +251,21 @@ class SupervisorSpec(_Model):
 
 
 class DnsName(_Model):
-    name: str
-    address: IPv4Address
-    ptr: bool = True
+    name: StrictStr
+    address: Ipv4
+    ptr: StrictBool = True
 
     @field_validator("name")
     @classmethod
     def _fqdn(cls, value: str) -> str:
-        labels = value.rstrip(".").split(".")
-        if not value or any(not re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?", x) for x in labels):
-            raise ValueError(f"{value!r} is not a DNS name")
+        problem = dns_name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value.rstrip(".")
 
 
 class DnsRole(_Model):
-    servers: tuple[IPv4Address, ...] = Field(min_length=1)
+    servers: tuple[Ipv4, ...] = Field(min_length=1)
     names: tuple[DnsName, ...] = ()
 
 
@@ -221,12 +276,12 @@ class DnsSpec(_Model):
 
 
 class Networks(_Model):
-    management: IPv4Network
-    namespace: IPv4Network
-    service: IPv4Network
-    ingress: IPv4Network
-    egress: IPv4Network
-    egress_ip: IPv4Address
+    management: Ipv4Net
+    namespace: Ipv4Net
+    service: Ipv4Net
+    ingress: Ipv4Net
+    egress: Ipv4Net
+    egress_ip: Ipv4
 
     @model_validator(mode="after")
     def _egress_ip_in_range(self) -> Networks:
@@ -236,10 +291,19 @@ class Networks(_Model):
 
 
 class ApiVip(_Model):
-    address: IPv4Address
-    server_name: str | None = None
+    address: Ipv4
+    server_name: StrictStr | None = None
     ports: tuple[Port, ...] = (443, 6443)
     ca_file: ReadableFile
+
+    @field_validator("server_name")
+    @classmethod
+    def _server_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = dns_name_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @property
     def tls_name(self) -> str:
@@ -248,7 +312,7 @@ class ApiVip(_Model):
 
 class KubernetesSpec(_Model):
     kubeconfig: ReadableFile | None = None
-    context: str | None = None
+    context: Text | None = None
     server: HttpsUrl | None = None
     token: SecretValue | None = None
     ca_file: ReadableFile | None = None
@@ -261,17 +325,21 @@ class KubernetesSpec(_Model):
             raise ValueError("@server: give either kubeconfig or server, not both")
         if self.server is not None and (self.token is None or self.ca_file is None):
             raise ValueError("@token: server access needs token and ca_file")
+        if self.kubeconfig is not None:
+            problem = context_problem(self.kubeconfig, self.context)
+            if problem:
+                raise ValueError(problem)
         return self
 
 
 class NsxSpec(_Model):
     managers: tuple[HttpsUrl, ...] = Field(min_length=1)
     ca_file: ReadableFile
-    username: str
+    username: Text
     password: SecretValue
     auth: Literal["session", "basic"] = "session"
-    cluster: str = "discover"
-    page_size: int = Field(1000, ge=1, le=1000)
+    cluster: Text = "discover"
+    page_size: StrictInt = Field(1000, ge=1, le=1000)
 
     @property
     def discover_cluster(self) -> bool:
@@ -281,12 +349,12 @@ class NsxSpec(_Model):
 class VcenterSpec(_Model):
     url: HttpsUrl
     ca_file: ReadableFile
-    username: str
+    username: Text
     password: SecretValue
 
 
 class ObserverSpec(_Model):
-    address: IPv4Address
+    address: Ipv4
     port: Port
     mode: Literal["auto", "socket", "sniff"] = "auto"
 
@@ -294,23 +362,25 @@ class ObserverSpec(_Model):
 class Timeouts(_Model):
     """Every wait in the suite is bounded by one of these (seconds); messages state which."""
 
-    connect: float = Field(5.0, gt=0, le=300)
-    command: float = Field(15.0, gt=0, le=600)
-    dns: float = Field(2.0, gt=0, le=60)
-    api: float = Field(10.0, gt=0, le=600)
-    egress: float = Field(3.0, gt=0, le=60)
+    connect: StrictFloat = Field(5.0, gt=0, le=300)
+    command: StrictFloat = Field(15.0, gt=0, le=600)
+    dns: StrictFloat = Field(2.0, gt=0, le=60)
+    api: StrictFloat = Field(10.0, gt=0, le=600)
+    egress: StrictFloat = Field(3.0, gt=0, le=60)
 
 
 class Exclusion(_Model):
-    check: str
-    target: str = "*"
-    reason: str
+    check: StrictStr
+    target: Text = "*"
+    reason: StrictStr
 
     @field_validator("check")
     @classmethod
     def _check_id(cls, value: str) -> str:
         if not CHECK_ID_RE.match(value):
-            raise ValueError(f"{value!r} is not a check id like WCP-DNS-001")
+            raise ValueError(f"{show(value)} is not a check id like WCP-DNS-001")
+        if value not in IDS:
+            raise ValueError(f"{show(value)} is not a known check id (known: {', '.join(sorted(IDS))})")
         return value
 
     @field_validator("reason")
@@ -329,22 +399,22 @@ class RunnerSpec(_Model):
     e.g. a VRF-like namespace for a site whose management range overlaps another's, or a lab's jumpbox;
     ``wcp-acceptance run`` runs the suite inside it."""
 
-    netns: str | None = None
+    netns: StrictStr | None = None
 
     @field_validator("netns")
     @classmethod
     def _netns(cls, value: str | None) -> str | None:
         if value is not None and not NETNS_RE.match(value):
-            raise ValueError(f"{value!r} is not a network namespace name (as `ip netns list` shows them)")
+            raise ValueError(f"{show(value)} is not a network namespace name (as `ip netns list` shows them)")
         return value
 
 
 class Inventory(_Model):
-    name: str
+    name: StrictStr
     supervisor: SupervisorSpec
     dns: DnsSpec
     networks: Networks
-    ntp_servers: tuple[IPv4Address, ...] = ()
+    ntp_servers: tuple[Ipv4, ...] = ()
     api_vip: ApiVip
     kubernetes: KubernetesSpec
     nsx: NsxSpec
@@ -358,7 +428,7 @@ class Inventory(_Model):
     @classmethod
     def _name(cls, value: str) -> str:
         if not NAME_RE.match(value):
-            raise ValueError(f"{value!r} is not a plain name (it names the report directory)")
+            raise ValueError(f"{show(value)} is not a plain name (it names the report directory)")
         return value
 
     @model_validator(mode="after")

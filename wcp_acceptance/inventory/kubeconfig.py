@@ -1,0 +1,56 @@
+"""The kubeconfig an inventory names is checked when the inventory is validated: it must parse, and the
+context the inventory names (or its current-context) must be one it holds. A wrong context is then one
+line with the contexts found, not four errors and a wrong verdict at run time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wcp_acceptance.inventory.files import FileProblem, read_text
+from wcp_acceptance.inventory.show import shorten, show
+from wcp_acceptance.inventory.yaml_text import load_yaml
+
+SHOWN_CONTEXTS = 10
+
+
+def _contexts(data: dict[str, Any]) -> list[str]:
+    entries = data.get("contexts") or []
+    if not isinstance(entries, list):
+        return []
+    return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
+
+
+def _listing(names: list[str]) -> str:
+    if not names:
+        return "it holds no contexts"
+    shown = ", ".join(shorten(n, 64) for n in names[:SHOWN_CONTEXTS])
+    more = f" and {len(names) - SHOWN_CONTEXTS} more" if len(names) > SHOWN_CONTEXTS else ""
+    return f"contexts found: {shown}{more}"
+
+
+def context_problem(path: Path, context: str | None) -> str | None:
+    """``"@field: reason"`` when the kubeconfig cannot serve ``context``; None when it can."""
+    where = shorten(str(path))
+    try:
+        data = load_yaml(read_text(path))
+    except FileProblem as exc:
+        return f"@kubeconfig: {where} {exc}"
+    except yaml.YAMLError as exc:
+        return f"@kubeconfig: {where} is not a readable kubeconfig: {shorten(str(exc), 200)}"
+    if not isinstance(data, dict):
+        return f"@kubeconfig: {where} is not a kubeconfig (not a mapping of keys to values)"
+    names = _contexts(data)
+    if context is not None:
+        if context not in names:
+            return f"@context: {show(context)} is not a context of {where} ({_listing(names)})"
+        return None
+    current = data.get("current-context")
+    if not isinstance(current, str) or not current:
+        return f"@context: no context given and {where} has no current-context ({_listing(names)})"
+    if current not in names:
+        return (f"@context: the current-context {show(current)} of {where} is not one of its contexts "
+                f"({_listing(names)})")
+    return None
