@@ -42,3 +42,19 @@ def test_an_echoed_inline_password_and_headers_reach_no_artifact(start_stack, su
     for name, text in written.items():
         for canary in (stack.nsx_password, header, pair, url, stack.kube_token):
             assert canary not in text, f"expected {canary} masked in {name}; observed it in the text"
+
+
+def test_a_credential_in_an_exclusion_reason_reaches_no_artifact(start_stack, suite, tmp_path: Path) -> None:
+    stack = start_stack()
+    data = stack.inventory_data()
+    canary = "reason-canary-2f6d0b"
+    data["exclusions"] = [{"check": "WCP-VIP-001", "reason": f"vendor case 42, password={canary} (rotated)"}]
+    run = suite(stack.write_inventory(data), "-m", "vip", *LOUD)
+    assert run.result.exit_code == 0, run.result.stdout[-2000:]
+    skipped = [t for t in run.summary["tests"] if t["outcome"] == "skipped"]
+    assert skipped, "the exclusion skipped nothing"
+    assert all("vendor case 42, password=******** (rotated)" in t["skip_reason"] for t in skipped)
+    written = everything_written(tmp_path / "reports")
+    written["stdout"], written["stderr"] = run.result.stdout, run.result.stderr
+    for name, text in written.items():
+        assert canary not in text, f"expected {canary} masked in {name}; observed it in the text"

@@ -52,8 +52,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _redact_report(report: pytest.TestReport, record: TestRecord) -> None:
     """What the terminal, junit.xml and report.html show of a test, with credentials masked."""
-    if report.longrepr is not None:
-        text = str(report.longrepr)
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], redact(str(longrepr[2])))
+    elif longrepr is not None:
+        text = str(longrepr)
         if redact(text) != text:
             report.longrepr = redact(text)
     report.sections = [(title, redact(content)) for title, content in report.sections]
