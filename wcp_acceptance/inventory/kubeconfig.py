@@ -1,9 +1,12 @@
 """The kubeconfig an inventory names is checked when the inventory is validated: it must parse, and the
 context the inventory names (or its current-context) must be one it holds. A wrong context is then one
-line with the contexts found, not four errors and a wrong verdict at run time."""
+line with the contexts found, not four errors and a wrong verdict at run time. When the inventory names
+neither a kubeconfig nor a server, the kubeconfig kubectl would use is taken (``KUBECONFIG``, then
+``~/.kube/config``)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +57,36 @@ def context_problem(path: Path, context: str | None) -> str | None:
         return (f"@context: the current-context {show(current)} of {where} is not one of its contexts "
                 f"({_listing(names)})")
     return None
+
+
+def _defines(path: Path, context: str | None) -> str | None:
+    """The context ``path`` serves (``context`` if it defines it, else its current-context), or None."""
+    try:
+        data = load_yaml(read_text(path))
+    except (FileProblem, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if context is not None:
+        return context if context in _contexts(data) else None
+    current = data.get("current-context")
+    return current if isinstance(current, str) and current else None
+
+
+def kubectl_default(context: str | None, environ: dict[str, str] | None = None) -> tuple[Path, str | None] | None:
+    """The kubeconfig kubectl would use when the inventory names none: the files of ``KUBECONFIG`` (a
+    list; missing ones skipped, the first that defines the context wins, as kubectl merges them) or
+    ``~/.kube/config``. Returns (file, context to use), or None when there is none."""
+    env = os.environ if environ is None else environ
+    listed = env.get("KUBECONFIG", "")
+    names = [p for p in listed.split(os.pathsep) if p] if listed else [os.path.expanduser("~/.kube/config")]
+    existing = [Path(os.path.abspath(os.path.expanduser(p))) for p in names if os.path.exists(os.path.expanduser(p))]
+    if not existing:
+        return None
+    if len(existing) == 1:
+        return existing[0], context
+    for path in existing:
+        served = _defines(path, context)
+        if served is not None:
+            return path, served
+    return existing[0], context  # none serves it: validation names the contexts of the first

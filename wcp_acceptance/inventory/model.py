@@ -31,7 +31,7 @@ from pydantic import (
 
 from wcp_acceptance.catalogue import IDS
 from wcp_acceptance.inventory.files import SECRET_MAX_BYTES, FileProblem, check_regular, read_bounded, read_text
-from wcp_acceptance.inventory.kubeconfig import context_problem
+from wcp_acceptance.inventory.kubeconfig import context_problem, kubectl_default
 from wcp_acceptance.inventory.show import shorten, show
 from wcp_acceptance.redact import redact
 from wcp_acceptance.secret import Secret
@@ -317,10 +317,24 @@ class KubernetesSpec(_Model):
     token: SecretValue | None = None
     ca_file: ReadableFile | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _as_kubectl_would(cls, data: Any) -> Any:
+        """Neither kubeconfig nor server: the kubeconfig kubectl would use (KUBECONFIG, ~/.kube/config)."""
+        if not isinstance(data, dict) or data.get("kubeconfig") is not None or data.get("server") is not None:
+            return data
+        context = data.get("context") if isinstance(data.get("context"), str) else None
+        found = kubectl_default(context)
+        if found is None:
+            return data
+        path, chosen = found
+        return {**data, "kubeconfig": str(path)} | ({"context": chosen} if chosen is not None else {})
+
     @model_validator(mode="after")
     def _one_way_in(self) -> KubernetesSpec:
         if self.kubeconfig is None and self.server is None:
-            raise ValueError("@kubeconfig: give kubeconfig (and context) or server and token")
+            raise ValueError("@kubeconfig: give kubeconfig (and context) or server and token (neither KUBECONFIG "
+                             "nor ~/.kube/config names a kubeconfig on this runner)")
         if self.kubeconfig is not None and self.server is not None:
             raise ValueError("@server: give either kubeconfig or server, not both")
         if self.server is not None and (self.token is None or self.ca_file is None):
@@ -423,6 +437,13 @@ class Inventory(_Model):
     timeouts: Timeouts = Timeouts()
     exclusions: tuple[Exclusion, ...] = ()
     runner: RunnerSpec = RunnerSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kubernetes_as_kubectl_would(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kubernetes" not in data:
+            return {**data, "kubernetes": {}}  # KUBECONFIG or ~/.kube/config, as kubectl (see KubernetesSpec)
+        return data
 
     @field_validator("name")
     @classmethod
