@@ -116,6 +116,13 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DNS-003", "cp-3 *", "error", "refused"),
        E("WCP-RT-001", "cp-3 *", "error", "refused"),
        E("WCP-EGR-001", "cp-3/*", "error", "refused")),
+    _f("cp-vm-silent", "the last control-plane VM drops every packet to its sshd (a dead or partitioned host: "
+       "no refusal, the connect timeout runs out)", ("sshd",),
+       E("WCP-DNS-001", "cp-3/*", "error", "connect timeout"),
+       E("WCP-DNS-002", "cp-3/*", "error", "connect timeout"),
+       E("WCP-DNS-003", "cp-3 *", "error", "connect timeout"),
+       E("WCP-RT-001", "cp-3 *", "error", "connect timeout"),
+       E("WCP-EGR-001", "cp-3/*", "error", "connect timeout")),
     _f("ncp-crashloop", "the nsx-ncp pod is in CrashLoopBackOff", ("sims",),
        E("WCP-NCP-001", "*", "failed", "CrashLoopBackOff")),
     _f("nsx-api-unavailable", "every NSX API call answers 503", ("sims",),
@@ -136,6 +143,18 @@ def wrong_egress_ip(topology: Topology) -> IPv4Address:
 
 def unreachable_vm(topology: Topology) -> str:
     return sorted(topology.control_planes)[-1]
+
+
+SILENT_TABLE = "wcp_silent_vm"
+
+
+def silent_vm_ruleset(ssh_port: int, *, silent: bool) -> str:
+    """nft input for the silent VM's namespace: drop (or stop dropping) every packet to its sshd, atomically."""
+    text = f"table inet {SILENT_TABLE} {{}}\ndelete table inet {SILENT_TABLE}\n"
+    if silent:
+        text += (f"table inet {SILENT_TABLE} {{\n  chain input {{\n    type filter hook input priority filter - 10; "
+                 f"policy accept;\n    tcp dport {ssh_port} drop\n  }}\n}}\n")
+    return text
 
 
 def apply_to_model(model: SupervisorModel, faults: set[str]) -> None:

@@ -23,7 +23,7 @@ from . import faults as fault_catalogue
 from .inventory import LabVm, canary_password, write_client_key, write_known_hosts, write_lab_inventory
 from .model import SupervisorModel
 from .netns import Lab, build
-from .nft import edge_ruleset
+from .nft import NFT, edge_ruleset
 from .services import DnsServer, Service, SimProcess, VmSshd, start_all, stop_all
 from .sim.serve import FaultSpec, SimState
 from .tls import LabCA
@@ -186,6 +186,8 @@ class LabRuntime:
         for name, vm_sshd in self.vms.items():
             if "cp-vm-unreachable" in self.faults and name == fault_catalogue.unreachable_vm(topo):
                 vm_sshd.stop()
+        if "cp-vm-silent" in self.faults:
+            self._apply_sshd()
 
     def write_inventory(self) -> Path:
         topo, eff = self.topology, self.effective_topology()
@@ -270,6 +272,9 @@ class LabRuntime:
             vm.stop()
         elif not vm.running:
             vm.start()
+        assert self.net is not None  # noqa: S101
+        ruleset = fault_catalogue.silent_vm_ruleset(vm.port, silent="cp-vm-silent" in self.faults)
+        self.net.exec(fault_catalogue.unreachable_vm(self.topology), [NFT, "-f", "-"], input=ruleset)
 
     def _apply_rules(self) -> None:
         """The CP VMs' ip rules for the current DNS arrangement (the seed's shared-DNS rule or not)."""
