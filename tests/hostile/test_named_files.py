@@ -4,6 +4,7 @@ or a 5,000-character path is refused at once (one non-blocking open and fstat), 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tests.hostile.refusal import assert_ended_quickly, assert_refused, run
 from tests.support.inventories import example_data, write
 from wcp_acceptance.inventory.load import SOURCE_CHARS
+from wcp_acceptance.probes.port_holder import _inventory_name
 
 GIB = 1024**3
 
@@ -80,3 +82,12 @@ def test_a_5000_character_inventory_path_is_one_shortened_line(tmp_path: Path, s
                    ["cannot read inventory: the file cannot be opened: the path is too long"])
     assert str(specials["long"]) not in result.output, "expected the path shortened, observed it whole"
     assert_ended_quickly(result)
+
+
+@pytest.mark.parametrize("name", ["fifo", "zero", "sparse"])
+def test_naming_another_runs_site_never_waits_on_its_inventory(specials: dict[str, Path], name: str) -> None:
+    # the observer-port holder's site is read from its --inventory: that file is as untrusted as ours
+    started = time.monotonic()
+    site = _inventory_name(os.getpid(), ["pytest", "--inventory", str(specials[name])], Path("/proc"))
+    assert site == specials[name].name
+    assert time.monotonic() - started < 5, "expected no wait on a FIFO or a device"

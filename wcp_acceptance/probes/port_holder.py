@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from wcp_acceptance.inventory.load import InventoryError, read_yaml
 
 PROC = Path("/proc")
 SUITE_MARKS = ("wcp_acceptance", "wcp-acceptance", "tests_live")
@@ -121,9 +121,9 @@ def _inventory_name(pid: int, argv: list[str], proc: Path) -> str | None:
             path = Path(os.readlink(proc / str(pid) / "cwd")) / path
         except OSError:
             return path.name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    try:  # the bounded reader: another process's inventory may be a FIFO or huge, and must not stall us
+        data = read_yaml(path, "inventory")
+    except InventoryError:
         return path.name
     name = data.get("name") if isinstance(data, dict) else None
     return str(name) if name else path.name
