@@ -43,7 +43,8 @@ class SiteSpec:
 
     @property
     def label(self) -> str:
-        return self.name or self.path.stem
+        # a file that does not load: its stem, escaped and cut, for it names files and starts output lines
+        return self.name or self.path.stem.encode("unicode_escape").decode("ascii")[:64]
 
 
 def read_site(path: str | Path) -> SiteSpec:
