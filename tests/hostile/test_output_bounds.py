@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.hostile.refusal import OUTPUT_MAX_CHARS, assert_ended_quickly, assert_refused, run
-from tests.support.inventories import example_data, write
+from tests.support.inventories import EXAMPLE, example_data, write
 from wcp_acceptance.inventory import InventoryError, load_inventory
 from wcp_acceptance.inventory.load import MAX_PROBLEMS
 
@@ -24,9 +25,7 @@ def test_a_huge_value_inside_the_cap_is_shown_shortened(tmp_path: Path) -> None:
 
 
 def test_a_10_mb_value_is_refused_by_the_file_size_cap(tmp_path: Path) -> None:
-    data = example_data()
-    data["supervisor"]["name"] = "v" * 10_000_000
-    path = write(tmp_path, data)
+    path = write(tmp_path, EXAMPLE.read_text().replace("name: supervisor-1", f"name: {'v' * 10_000_000}", 1))
     result = run([path], tmp_path / "reports")
     assert result.exit_code == 4, result.output[-3000:]
     assert_refused(result.output, path, ["cannot read inventory: the file is 10,00", "more than the 524,288 bytes"])
@@ -35,8 +34,9 @@ def test_a_10_mb_value_is_refused_by_the_file_size_cap(tmp_path: Path) -> None:
 
 def test_a_flood_of_bad_entries_prints_twenty_problems_and_a_count(tmp_path: Path) -> None:
     data = example_data()
-    data["ntp_servers"] = ["bad"] * 80_000  # ~480 KB, just under the cap
-    path = write(tmp_path, data)
+    data["ntp_servers"] = []
+    flood = "ntp_servers:\n" + "- bad\n" * 80_000  # ~480 KB, just under the cap
+    path = write(tmp_path, yaml.safe_dump(data, sort_keys=False).replace("ntp_servers: []\n", flood, 1))
     result = run([path], tmp_path / "reports")
     assert result.exit_code == 4, result.output[-3000:]
     assert_refused(result.output, path, ["ntp_servers[0]: 'bad' is not an IPv4 address",
