@@ -22,6 +22,9 @@ Pods are small and rebuilt per request. Old snapshots are kept for a few generat
 
 For tests: :attr:`KubeApiSim.requests` logs every request (never the token),
 :meth:`KubeApiSim.fail_next` and :meth:`KubeApiSim.set_delay` inject faults.
+:attr:`KubeApiSim.latency_s` is a realistic API server's latency, stated on purpose (a real
+kube-apiserver behind a load balancer answers in milliseconds to tens of milliseconds): every answer
+waits that long, in addition to any injected delay.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..model import ServiceSpec, SupervisorModel, stable_uuid, suffix5
 from ..tls import LabCA
-from .server import SimServer
+from .server import SimServer, answer_after, check_latency
 
 JsonDict = dict[str, Any]
 
@@ -333,8 +336,10 @@ def ip_pool_name(model: SupervisorModel, cidr: str | None = None) -> str:
 class KubeApiSim:
     """The application behind :class:`KubeApiHandler`: the model's objects served as kube-apiserver would."""
 
-    def __init__(self, model: SupervisorModel, token: str, *, created: datetime | None = None) -> None:
+    def __init__(self, model: SupervisorModel, token: str, *, created: datetime | None = None,
+                 latency_s: float = 0.0) -> None:
         self.model = model
+        self._latency_s = check_latency(latency_s)
         self._token = token
         self.created = (created or datetime.now(UTC) - timedelta(hours=25)).replace(microsecond=0)
         self.requests: list[KubeRequest] = []
@@ -350,6 +355,17 @@ class KubeApiSim:
 
     def __repr__(self) -> str:
         return f"<KubeApiSim {len(self.model.services)} services>"
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds :class:`KubeApiHandler` waits before every answer: the stated latency, not a fault.
+
+        Kept across :meth:`clear_faults` and :meth:`reset`; outside 0..MAX_LATENCY_S is ValueError."""
+        return self._latency_s
+
+    @latency_s.setter
+    def latency_s(self, seconds: float) -> None:
+        self._latency_s = check_latency(seconds)
 
     # ---- fault controls ----------------------------------------------------------------------
     def fail_next(self, count: int, status: int = 500, *, reason: str | None = None, message: str | None = None,
@@ -897,6 +913,7 @@ class KubeApiHandler(BaseHTTPRequestHandler):
         if 0 < length <= 1 << 20:
             self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
+        answer_after(app.latency_s)
         app.hold(urlsplit(self.path).path)
         address: Any = self.server.server_address
         status, out_headers, body = app.handle(self.command, self.path, headers, f"{address[0]}:{address[1]}")

@@ -9,8 +9,10 @@ Every JSON object is serialised once in :meth:`NsxPolicySim.refresh`; a list pag
 concatenation of precomputed bytes, so 20,000 virtual servers page quickly. Call ``refresh()``
 after mutating the model.
 
-:class:`SimControls` (request log, injected failures, bounded delays) is shared with the vCenter
-simulator.
+:class:`SimControls` (request log, injected failures, bounded delays, the stated latency) is
+shared with the vCenter simulator. ``latency_s`` is a realistic API's latency, stated on purpose
+(a real NSX manager answers in tens of milliseconds): the HTTP front waits that long before every
+answer. Injected delays are faults and stay separate from it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..model import NatRule, SupervisorModel, VirtualServer, stable_uuid
+from .server import answer_after, check_latency
 
 MAX_PAGE_SIZE = 1000
 MAX_DELAY_S = 30.0  # an injected delay never exceeds this: a simulator must not hang a test run
@@ -89,6 +92,19 @@ class SimControls:
     _delays: list[tuple[str, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _generation: int = 0  # bumped by clear_log/clear_faults: a request older than that is not logged
+    _latency_s: float = 0.0
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds the HTTP front waits before every answer: the API's stated latency, not a fault.
+
+        It survives :meth:`clear_faults` and ``reset`` (a slow manager stays slow between tests);
+        setting a value outside 0..MAX_LATENCY_S raises ValueError."""
+        return self._latency_s
+
+    @latency_s.setter
+    def latency_s(self, seconds: float) -> None:
+        self._latency_s = check_latency(seconds)
 
     def fail(self, prefix: str, status: int, times: int | None = 1, *, retry_after: float | None = None,
              error_code: int | str | None = None, message: str | None = None, method: str | None = None) -> Fault:
@@ -171,6 +187,7 @@ def make_handler(name: str) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(min(length, 1 << 20)) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
+            answer_after(self.server.app.latency_s)  # type: ignore[attr-defined]
             status, extra, payload = self.server.app.handle(self.command, self.path, headers, body)  # type: ignore[attr-defined]
             self.send_response(status)
             for key, value in extra:
@@ -427,8 +444,9 @@ class NsxPolicySim(SimControls):
     """
 
     def __init__(self, model: SupervisorModel, username: str, password: str, *, max_page_size: int = MAX_PAGE_SIZE,
-                 product_version: str = "4.1.2.3.0.22716317") -> None:
+                 product_version: str = "4.1.2.3.0.22716317", latency_s: float = 0.0) -> None:
         super().__init__()
+        self.latency_s = latency_s
         self.model = model
         self.username = username
         self._password = password

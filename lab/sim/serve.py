@@ -5,10 +5,11 @@
 
 The lab starts it inside a node's network namespace (``ip netns exec``). Its state (the
 :class:`~lab.model.SupervisorModel`, the credentials, injected HTTP faults and delays, optional
-certificate names) comes from a JSON file (:class:`SimState`), so no secret is ever in argv. Its
+certificate names, the stated latency) comes from a JSON file (:class:`SimState`), so no secret is
+ever in argv. Its
 certificate is issued by the lab CA saved in ``--ca-dir`` (:meth:`lab.tls.LabCA.save`).
 
-Signals: SIGHUP re-reads the state file (model, faults, delays, certificate names; sessions and
+Signals: SIGHUP re-reads the state file (model, faults, delays, latency, certificate names; sessions and
 credentials are kept), SIGTERM/SIGINT stop it at once (exit status 0). After start-up and after every
 reload it writes the ready file (JSON ``{"pid", "generation", "error"}``, replaced atomically) and
 prints one line.
@@ -33,7 +34,7 @@ from ..model import SupervisorModel
 from ..tls import LabCA
 from .kube import KubeApiHandler, KubeApiSim
 from .nsx import NsxPolicyHandler, NsxPolicySim
-from .server import SimServer
+from .server import SimServer, check_latency
 from .vcenter import VcenterHandler, VcenterSim
 
 KINDS = ("nsx", "vcenter", "kube")
@@ -60,7 +61,13 @@ class DelaySpec:
 
 @dataclass
 class SimState:
-    """Everything the three simulators serve; one file for the whole lab, faults per kind."""
+    """Everything the three simulators serve; one file for the whole lab, faults per kind.
+
+    ``latency_s`` is a realistic API's latency, stated on purpose: every simulator (NSX, vCenter,
+    Kubernetes) waits that long before answering each request, so wall times measured against the
+    lab resemble a real site's instead of loopback's. It is one figure for all three, bounded to
+    0..``MAX_LATENCY_S`` (5 s), and separate from ``delays``, which are injected faults.
+    """
 
     model: SupervisorModel
     nsx_username: str
@@ -71,6 +78,13 @@ class SimState:
     faults: dict[str, list[FaultSpec]] = field(default_factory=dict)
     delays: dict[str, list[DelaySpec]] = field(default_factory=dict)
     cert_names: dict[str, list[str]] = field(default_factory=dict)  # kind -> names, overrides --cert-names
+    latency_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        try:
+            self.latency_s = check_latency(self.latency_s)
+        except ValueError as exc:
+            raise ValueError(f"latency_s: {exc}") from None
 
     def __repr__(self) -> str:
         return f"<SimState cluster={self.model.ncp_cluster} faults={ {k: len(v) for k, v in self.faults.items()} }>"
@@ -95,6 +109,7 @@ class SimState:
             faults={k: [FaultSpec(**f) for f in v] for k, v in data.get("faults", {}).items()},
             delays={k: [DelaySpec(**d) for d in v] for k, v in data.get("delays", {}).items()},
             cert_names={k: [str(n) for n in v] for k, v in data.get("cert_names", {}).items()},
+            latency_s=data.get("latency_s", 0.0),
         )
 
     def save(self, path: Path) -> Path:
@@ -124,7 +139,8 @@ def build_app(kind: str, state: SimState) -> tuple[type[BaseHTTPRequestHandler],
 
 
 def apply_state(kind: str, app: Any, state: SimState, *, initial: bool) -> None:
-    """Serve ``state``'s model and exactly its faults and delays for ``kind``."""
+    """Serve ``state``'s model, its stated latency and exactly its faults and delays for ``kind``."""
+    app.latency_s = state.latency_s
     if isinstance(app, KubeApiSim):
         if not initial:
             app.reset(state.model)

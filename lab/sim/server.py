@@ -3,6 +3,12 @@
 Each simulator is a ``BaseHTTPRequestHandler`` subclass; :class:`SimServer` binds it to an
 address (127.0.0.1 and port 0 in host-namespace tests, a lab address later), wraps the socket in
 TLS from the lab CA, and runs it in a daemon thread until :meth:`stop`.
+
+Every simulator can answer with a stated latency (:func:`check_latency`, ``latency_s`` on each
+simulator app and on :class:`~lab.sim.serve.SimState`): a real NSX manager, vCenter or
+kube-apiserver takes tens of milliseconds per request, a simulator on loopback well under one, so a
+bench that wants realistic wall times asks for the latency explicitly instead of inheriting an
+accident of the machine. It is separate from the injected delays, which are faults.
 """
 
 from __future__ import annotations
@@ -10,8 +16,27 @@ from __future__ import annotations
 import socketserver
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+MAX_LATENCY_S = 5.0  # a stated API latency never exceeds this: a slower "API" is a fault, not a latency
+
+
+def check_latency(seconds: object) -> float:
+    """``seconds`` as a latency in 0..MAX_LATENCY_S, or ValueError (bools, NaN and strings are refused)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValueError(f"latency must be a number of seconds, got {seconds!r}")
+    value = float(seconds)
+    if not 0.0 <= value <= MAX_LATENCY_S:  # NaN fails both comparisons
+        raise ValueError(f"latency must be between 0 and {MAX_LATENCY_S:g} s, got {seconds!r}")
+    return value
+
+
+def answer_after(latency_s: float) -> None:
+    """Wait out a simulator's stated latency before it answers (nothing at all when it is 0)."""
+    if latency_s > 0:
+        time.sleep(latency_s)
 
 
 class _Server(ThreadingHTTPServer):

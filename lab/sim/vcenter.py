@@ -4,6 +4,8 @@
 ``vmware-api-session-id``; ``DELETE /api/session`` logs out. The cluster list is a bare array of
 summaries and ``.../clusters/{cluster}`` an ``Info`` object, both derived from the model
 (API-FACTS.md section 3). Errors use vAPI's ``{"error_type", "messages": [...]}`` shape.
+``latency_s`` (from :class:`~lab.sim.nsx.SimControls`) is a realistic vCenter's latency, stated on
+purpose: every answer waits that long.
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ _FAULT_TYPES = {401: "UNAUTHENTICATED", 403: "UNAUTHORIZED", 404: "NOT_FOUND", 4
 class VcenterSim(SimControls):
     """One vCenter serving the Supervisor of ``model`` through the Workload Management API."""
 
-    def __init__(self, model: SupervisorModel, username: str, password: str) -> None:
+    def __init__(self, model: SupervisorModel, username: str, password: str, *, latency_s: float = 0.0) -> None:
         super().__init__()
+        self.latency_s = latency_s
         self.model = model
         self.username = username
         self._password = password
