@@ -456,6 +456,7 @@ class NsxPolicySim(SimControls):
         self._build_lock = threading.Lock()
         self._builders: dict[str, Callable[[], Iterable[dict[str, Any]]]] = {}
         self._collections: dict[str, _Collection] = {}
+        self._by_ip: dict[str, list[dict[str, Any]]] | None = None  # the search's ip_address index
         self.refresh()
 
     def __repr__(self) -> str:
@@ -481,6 +482,7 @@ class NsxPolicySim(SimControls):
         with self._build_lock:
             self._builders = builders
             self._collections = {}
+            self._by_ip = None
 
     def reset(self, model: SupervisorModel | None = None) -> None:
         """Back to a fresh start: a new model (or the same one), no sessions, faults, delays or log."""
@@ -649,13 +651,20 @@ class NsxPolicySim(SimControls):
             tail += b',"cursor":"%s"' % self._cursor(key, offset + size).encode()
         return self._json(200, b'{"results":[' + b",".join(page) + b"]" + tail + b"}")
 
-    # ---- search (minimal: resource_type and tags) ----------------------------------------------
+    # ---- search (minimal: resource_type, tags and top-level fields) ---------------------------------
     @staticmethod
-    def _parse_query(text: str) -> tuple[str | None, list[tuple[str | None, str | None]]]:
+    def _parse_query(text: str) -> tuple[str | None, list[tuple[str | None, str | None]], list[tuple[str, str]]]:
+        """Terms joined by AND: ``resource_type:X``, ``tags.scope:S``/``tags.tag:T`` (a following pair is one
+        tag), and ``field:value`` on a top-level field (``ip_address:10.96.0.10``, ``ports:443``; a list
+        field matches when one element equals the value), as the real search's query string writes them.
+        A value may be quoted (``"..."``) or backslash-escaped; anything else is ValueError."""
         resource_type: str | None = None
         tags: list[tuple[str | None, str | None]] = []
+        fields: list[tuple[str, str]] = []
         for term in re.split(r"\s+AND\s+", text.strip()):
             field_name, _, value = term.partition(":")
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
             value = re.sub(r"\\(.)", r"\1", value)
             if field_name == "resource_type":
                 resource_type = value
@@ -666,13 +675,43 @@ class NsxPolicySim(SimControls):
                     tags[-1] = (tags[-1][0], value)
                 else:
                     tags.append((None, value))
+            elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field_name) and value:
+                fields.append((field_name, value))
             elif term:
                 raise ValueError(term)
-        return resource_type, tags
+        return resource_type, tags, fields
+
+    @staticmethod
+    def _field_matches(found: Any, value: str) -> bool:
+        def text(item: Any) -> str:
+            return ("true" if item else "false") if isinstance(item, bool) else str(item)
+        if isinstance(found, list):
+            return any(not isinstance(i, dict | list) and text(i) == value for i in found)
+        return found is not None and not isinstance(found, dict) and text(found) == value
+
+    def _searchable(self, fields: list[tuple[str, str]]) -> Iterable[dict[str, Any]]:
+        """Every served object, or only those with the asked ``ip_address`` (the real search is an index:
+        a lookup by address does not read 20,000 virtual servers)."""
+        wanted_ip = next((v for f, v in fields if f == "ip_address"), None)
+        if wanted_ip is None:
+            return (o for key in list(self._builders) for o in (self._collection(key) or _Collection.of([])).objects)
+        index = self._by_ip
+        if index is None:
+            builders = self._builders
+            index = {}
+            for key in list(builders):
+                for obj in (self._collection(key) or _Collection.of([])).objects:
+                    address = obj.get("ip_address")
+                    if isinstance(address, str):
+                        index.setdefault(address, []).append(obj)
+            with self._build_lock:
+                if self._builders is builders:  # not refreshed meanwhile
+                    self._by_ip = index
+        return index.get(wanted_ip, [])
 
     def _search(self, query: Mapping[str, str]) -> Response:
         try:
-            resource_type, wanted = self._parse_query(query.get("query", ""))
+            resource_type, wanted, fields = self._parse_query(query.get("query", ""))
         except ValueError as exc:
             return self._error(400, 60516, f"Search query term '{exc}' is not supported by this simulator")
         size = self._page_size(query)
@@ -686,12 +725,13 @@ class NsxPolicySim(SimControls):
         def matches(obj: dict[str, Any]) -> bool:
             if resource_type is not None and obj.get("resource_type") != resource_type:
                 return False
+            if not all(self._field_matches(obj.get(name), value) for name, value in fields):
+                return False
             tags = obj.get("tags", [])
             return all(any((s is None or t["scope"] == s) and (v is None or t["tag"] == v) for t in tags)
                        for s, v in wanted)
 
-        objects = (o for key in list(self._builders) for o in (self._collection(key) or _Collection.of([])).objects)
-        hits = [o for o in objects if matches(o)]
+        hits = [o for o in self._searchable(fields) if matches(o)]
         page = hits[offset:offset + size]
         # a real search returns a numeric cursor even on its last page (sample policy-search-query-*.json)
         return self._json(200, _dumps({"results": page, "result_count": len(hits),
