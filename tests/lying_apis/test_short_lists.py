@@ -52,3 +52,18 @@ def test_objects_deleted_while_paging_are_not_a_short_list(lying_site: LyingSite
         {"results": _objects(2, 1), "result_count": 3},
     ))
     assert len(lying_site.nsx(url).tier1s()) == 3
+
+
+def test_a_list_item_that_is_not_an_object_is_an_error_naming_it(lying_site: LyingSite) -> None:
+    _app, url = lying_site.start(_pages({"results": [{"id": "a"}, 7], "result_count": 2}))  # type: ignore[arg-type]
+    with pytest.raises(ObservationError, match=r"answered a int where an object belongs \(page 1, item 2\)"):
+        lying_site.nsx(url).virtual_servers()
+
+
+def test_kubernetes_items_that_are_not_objects_are_an_error(lying_site: LyingSite) -> None:
+    def answer(handler: LyingHandler, request: Request) -> None:  # noqa: ARG001
+        send_json(handler, {"kind": "ServiceList", "metadata": {}, "items": [{}, "svc"]})
+
+    _app, url = lying_site.start(answer)  # type: ignore[arg-type]
+    with pytest.raises(ObservationError, match="page 1 of the list has 'items' that are not a list of objects"):
+        lying_site.kube(url).cluster_ip_service_ports()

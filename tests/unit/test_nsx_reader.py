@@ -157,3 +157,20 @@ def test_basic_auth_sends_no_session_requests(nsx_sim: RunningNsx) -> None:
     with reader_for(nsx_sim, auth="basic") as reader:
         reader.tier1s()
     assert {r.method for r in nsx_sim.app.requests} == {"GET"}
+
+
+def test_collect_converts_each_page_as_it_arrives_and_keeps_only_the_converted(nsx_sim: RunningNsx) -> None:
+    nsx_sim.app.reset(scaled_to(2500))
+    reader = reader_for(nsx_sim)
+    seen_calls: list[int] = []
+
+    def convert(obj: dict[str, Any]) -> str:
+        seen_calls.append(reader.calls)
+        return str(obj["id"])
+
+    ids = reader.collect("/infra/lb-virtual-servers", convert)
+    assert len(ids) == 2500
+    assert ids == [vs["id"] for vs in reader.virtual_servers()]
+    # converted page by page: the first page's objects before the second page was asked for
+    assert seen_calls[0] < seen_calls[-1]
+

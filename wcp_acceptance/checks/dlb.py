@@ -15,6 +15,7 @@ tag as fallback. The match key is (ClusterIP, port, protocol).
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +68,28 @@ def _format_ports(ports: tuple[int, ...]) -> str:
     return ",".join(map(str, ports)) if ports else "?"
 
 
-@dataclass(frozen=True)
+def _frozen(value: Any) -> Any:
+    """A JSON value to keep: strings shared, lists as tuples (json.dumps writes both back the same)."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _shared(value: object) -> str:
+    """One copy of a string that thousands of virtual servers repeat (paths, tags, cluster names)."""
+    return sys.intern(str(value))
+
+
+@dataclass(frozen=True, slots=True)
 class DlbVirtualServer:
-    """The fields of one NSX ``LBVirtualServer`` the DLB checks need; ``raw`` keeps the JSON for evidence."""
+    """The fields of one NSX ``LBVirtualServer`` the DLB checks need, and the few that explain a finding.
+
+    The raw JSON is not kept: at 20,000 virtual servers it is hundreds of MiB, and a finding shows at
+    most :data:`MAX_LISTED` of them. ``detail`` holds the explaining fields (:data:`_TRIM_KEYS`, then
+    the ``ncp/*`` and ``external_id`` tags) for :meth:`trimmed_json`, flat (key, value, key, value, ...):
+    two tuples per virtual server instead of one per field, the repeated strings shared."""
 
     id: str
     ip: str
@@ -81,23 +101,30 @@ class DlbVirtualServer:
     cluster: str
     created_for: str
     lb_service_path: str
-    raw: Mapping[str, Any] = field(compare=False, repr=False, hash=False)
+    detail: tuple[Any, ...] = field(default=(), compare=False, repr=False, hash=False)
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> DlbVirtualServer:
-        tags = _tag_map(obj)
+        tags = {_shared(k): _shared(v) for k, v in _tag_map(obj).items()}
+        ident, ip = str(obj.get("id", "")), str(obj.get("ip_address", ""))
+        detail: list[Any] = []
+        for key in _TRIM_KEYS:
+            if key in obj:
+                detail += (key, ident if key == "id" else ip if key == "ip_address" else _frozen(obj[key]))
+        detail += ("tags", tuple(item for k, v in tags.items() if k.startswith("ncp/") or k == "external_id"
+                                 for item in (k, v)))
         return cls(
-            id=str(obj.get("id", "")),
-            ip=str(obj.get("ip_address", "")),
+            id=ident,
+            ip=ip,
             ports=_ports(obj.get("ports") or []),
             protocol=protocol_of(obj),
-            namespace=tags.get("ncp/project", ""),
+            namespace=_shared(tags.get("ncp/project", "")),
             service=tags.get("ncp/service", ""),
-            service_port=tags.get("ncp/service_port", ""),
-            cluster=tags.get("ncp/cluster", ""),
-            created_for=tags.get("ncp/created_for", ""),
-            lb_service_path=str(obj.get("lb_service_path") or ""),
-            raw=obj,
+            service_port=_shared(tags.get("ncp/service_port", "")),
+            cluster=_shared(tags.get("ncp/cluster", "")),
+            created_for=_shared(tags.get("ncp/created_for", "")),
+            lb_service_path=_shared(obj.get("lb_service_path") or ""),
+            detail=tuple(detail),
         )
 
     @property
@@ -119,8 +146,8 @@ class DlbVirtualServer:
 
     def trimmed_json(self) -> str:
         """The raw object cut to what explains a DLB finding (one line)."""
-        out: dict[str, Any] = {k: self.raw[k] for k in _TRIM_KEYS if k in self.raw}
-        out["tags"] = {k: v for k, v in _tag_map(self.raw).items() if k.startswith("ncp/") or k == "external_id"}
+        pairs = zip(self.detail[::2], self.detail[1::2], strict=True)
+        out: dict[str, Any] = {k: (dict(zip(v[::2], v[1::2], strict=True)) if k == "tags" else v) for k, v in pairs}
         return json.dumps(out, separators=(", ", ": "))
 
 
@@ -267,9 +294,13 @@ class DlbComparison:
                       cause, evidence)
 
 
-def compare_dlb(expected: Iterable[ServicePort], virtual_servers: Iterable[Mapping[str, Any]], lb_service_path: str,
+def compare_dlb(expected: Iterable[ServicePort],
+                virtual_servers: Iterable[Mapping[str, Any] | DlbVirtualServer], lb_service_path: str,
                 cluster: str) -> DlbComparison:
-    """Match Service ports and virtual servers in one pass (dicts and sets; no nested loops)."""
+    """Match Service ports and virtual servers in one pass (dicts and sets; no nested loops).
+
+    ``virtual_servers`` are raw ``LBVirtualServer`` dicts or, cheaper at scale, the
+    :class:`DlbVirtualServer` the reader made of them page by page, as the session's fixture does."""
     ports = tuple(expected)
     counted: list[DlbVirtualServer] = []
     by_key: dict[Key, list[DlbVirtualServer]] = defaultdict(list)
@@ -277,7 +308,7 @@ def compare_dlb(expected: Iterable[ServicePort], virtual_servers: Iterable[Mappi
     seen = 0
     for obj in virtual_servers:
         seen += 1
-        vs = DlbVirtualServer.from_json(obj)
+        vs = obj if isinstance(obj, DlbVirtualServer) else DlbVirtualServer.from_json(obj)
         mine = vs.cluster == cluster and vs.created_for == "DLB" and vs.lb_service_path == lb_service_path
         if mine:
             counted.append(vs)
@@ -305,6 +336,16 @@ def check_dlb_stale(expected: Iterable[ServicePort], virtual_servers: Iterable[M
                     lb_service_path: str, cluster: str) -> Finding:
     """WCP-DLB-002: ``unexpected:`` lists the cluster's virtual servers that match no Service port."""
     return compare_dlb(expected, virtual_servers, lb_service_path, cluster).stale()
+
+
+def check_dlb_coverage_of(comparison: DlbComparison) -> Finding:
+    """WCP-DLB-001 against a comparison built once per session."""
+    return comparison.coverage()
+
+
+def check_dlb_stale_of(comparison: DlbComparison) -> Finding:
+    """WCP-DLB-002 against a comparison built once per session."""
+    return comparison.stale()
 
 
 def check_service_port_dlb(port: ServicePort, comparison: DlbComparison) -> Finding:

@@ -190,26 +190,42 @@ class KubeReader:
                          self._core.read_namespaced_config_map, name=name, namespace=namespace)
 
     def cluster_ip_service_ports(self) -> list[ServicePort]:
-        """Every (Service, port, protocol) that has a ClusterIP: what NCP gives a DLB virtual server."""
-        return service_ports_with_cluster_ip(self.services())
+        """Every (Service, port, protocol) that has a ClusterIP: what NCP gives a DLB virtual server.
+
+        Each page of Services becomes its ports as it arrives; the Services' JSON is not kept."""
+        ports: list[ServicePort] = []
+        self._list("/api/v1/services", self._core.list_service_for_all_namespaces,
+                   each_page=lambda items: ports.extend(service_ports_with_cluster_ip(items)))
+        return ports
 
     # ---- plumbing ------------------------------------------------------------------------------
-    def _list(self, path: str, call: Callable[..., Any], **kwargs: Any) -> list[JsonDict]:
+    def _list(self, path: str, call: Callable[..., Any], *,
+              each_page: Callable[[list[JsonDict]], object] | None = None, **kwargs: Any) -> list[JsonDict]:
+        """Every item of a chunked list; with ``each_page``, each page goes there instead and none is kept."""
         items: list[JsonDict] = []
+        got = 0
         token: str | None = None
         seen: set[str] = set()
         started = time.monotonic()
         for page in range(1, MAX_PAGES + 1):
             self.list_calls += 1
             body = self._get(path, call, limit=PAGE_SIZE, _continue=token, **kwargs)
-            items.extend(body.get("items") or [])
+            page_items = body.get("items") or []
+            if not isinstance(page_items, list) or not all(isinstance(item, dict) for item in page_items):
+                raise KubeApiError(self._target(path), f"page {page} of the list has 'items' that are not a list "
+                                                       "of objects; the list is not judged")
+            got += len(page_items)
+            if each_page is None:
+                items.extend(page_items)
+            else:
+                each_page(page_items)
             token = (body.get("metadata") or {}).get("continue") or None
             if token is None:
                 return items
             token = str(token)
             if token in seen:
                 raise KubeApiError(self._target(path), f"the server sent the same 'continue' token again on page "
-                                                       f"{page} ({len(items):,} items so far): the list would never "
+                                                       f"{page} ({got:,} items so far): the list would never "
                                                        "end; stopped")
             seen.add(token)
             elapsed = time.monotonic() - started

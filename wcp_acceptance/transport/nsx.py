@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from wcp_acceptance.secret import Secret
@@ -26,6 +26,8 @@ POLICY_PREFIX = "/policy/api/v1"
 NAT_SECTIONS = ("USER", "INTERNAL", "DEFAULT")
 MAX_PAGE_SIZE = 1000
 Objects = list[dict[str, Any]]  # a module-level name: inside NsxReader, ``list`` is the method
+T = TypeVar("T")
+Kept = list  # the builtin, for annotations inside NsxReader (whose ``list`` is a method)
 MAX_PAGES = 1_000  # a million objects at 1,000 a page: beyond that a cursor loop is a bug, not a big site
 LIST_BUDGET_S = 120.0  # one list may page for this long; each page is also bounded by the API timeout
 # what a list holds, for messages ("NSX returned 1,016 of 2,032 virtual servers")
@@ -44,6 +46,10 @@ def policy_path(path: str) -> str:
     if path.startswith(("/api/", "/policy/")):
         return path
     return POLICY_PREFIX + path
+
+
+def _as_is(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj
 
 
 def path_id(value: str) -> str:
@@ -118,10 +124,18 @@ class NsxReader:
 
     def list(self, path: str, params: Mapping[str, str | int] | None = None) -> Objects:
         """Every object of a list endpoint, following ``cursor`` page by page (``page_size`` per page)."""
+        return self.collect(path, _as_is, params)
+
+    def collect(self, path: str, convert: Callable[[dict[str, Any]], T],
+                params: Mapping[str, str | int] | None = None) -> Kept[T]:
+        """``convert`` of every object of a list endpoint, applied page by page as the pages arrive.
+
+        Only what ``convert`` returns is kept: a page's raw JSON is dropped before the next is asked
+        for, so 20,000 virtual servers cost what their compact form costs, not their JSON."""
         full = policy_path(path)
         is_search = full.startswith(POLICY_PREFIX + "/search")
         query: dict[str, str | int] = {**(params or {}), "page_size": self.page_size}
-        results: Objects = []
+        results: Kept[T] = []
         seen: set[str] = set()
         total: int | None = None  # the smallest result_count seen: objects may go while we page
         started = time.monotonic()
@@ -130,12 +144,19 @@ class NsxReader:
             if not isinstance(page, dict) or not isinstance(page.get("results"), list):
                 raise ApiError(self._target(), f"GET {full} did not answer a list (no 'results' array) on page "
                                                f"{page_number}", (repr(page)[:500],))
-            results.extend(page["results"])
+            objects = page["results"]
+            for index, obj in enumerate(objects):
+                if not isinstance(obj, dict):
+                    raise ApiError(self._target(), f"GET {full} answered a {type(obj).__name__} where an object "
+                                                   f"belongs (page {page_number}, item {index + 1}); the list is "
+                                                   "not judged", (repr(obj)[:200],))
+                results.append(convert(obj))
             count = page.get("result_count")
             if isinstance(count, int) and not isinstance(count, bool):
                 total = count if total is None else min(total, count)
             cursor = page.get("cursor")
-            if not cursor or not page["results"]:
+            del page
+            if not cursor or not objects:
                 return self._whole(full, results, total, page_number)
             cursor = str(cursor)
             if is_search and total is not None and cursor.isdigit() and int(cursor) >= total:
@@ -161,7 +182,7 @@ class NsxReader:
     def _target(self) -> str:
         return self._sessions[self._active].target
 
-    def _whole(self, full: str, results: Objects, total: int | None, pages: int) -> Objects:
+    def _whole(self, full: str, results: Kept[T], total: int | None, pages: int) -> Kept[T]:
         """``results``, unless its pages add up to fewer objects than NSX said it holds."""
         if total is not None and len(results) < total:
             raise ApiError(self._target(), f"NSX returned {len(results):,} of {total:,} {_noun(full)} (GET {full}: "
