@@ -2,9 +2,10 @@
 
 ::
 
-    wcp-lab up [--topology FILE] [--prefix P] [--fault NAME]...   start a lab that outlives the command
+    wcp-lab up [--topology FILE] [--prefix P] [--fault NAME]... [--latency 20ms] [--sim-latency 5ms]
+                                                                  start a lab that outlives the command
     wcp-lab down [--prefix P]                                     take it down, and any orphan of a crashed run
-    wcp-lab status [--prefix P] [--json]                          up or not, supervisor, faults, namespaces
+    wcp-lab status [--prefix P] [--json]                          up or not, supervisor, faults, latency, namespaces
     wcp-lab faults                                                every named fault and the checks that catch it
     wcp-lab inject NAME / wcp-lab clear NAME [--prefix P]         toggle a fault in the running lab
     wcp-lab exec [--node NODE] [--prefix P] -- CMD...             run CMD in a node (default: the jumpbox)
@@ -13,7 +14,9 @@
                                                                   up, run the suite from the jumpbox, down
 
 A lab started by ``up`` is held by a detached supervisor (:mod:`lab.supervisor`); the other
-commands talk to it over its socket. Exit status: 0 done, 1 failed or no such lab, 2 bad usage;
+commands talk to it over its socket. ``--latency`` adds a WAN round trip between the jumpbox
+(where the suite runs) and the site (:mod:`lab.latency`); ``--sim-latency`` makes every API
+simulator request take that long. Exit status: 0 done, 1 failed or no such lab, 2 bad usage;
 ``exec`` passes CMD's status through; ``demo`` exits with the suite's status (130 on Ctrl-C).
 """
 
@@ -39,6 +42,7 @@ from wcp_acceptance.paths import default_report_root
 
 from . import supervisor as sup
 from .faults import FAULTS, Fault
+from .latency import LatencyError, format_latency, parse_latency
 from .netns import NETNS_ETC, lab_namespaces, list_netns, read_state, teardown_prefix
 from .topology import DEFAULT_TOPOLOGY, TOPOLOGIES_DIR, Topology, TopologyError, check_prefix, load_topology
 
@@ -84,6 +88,29 @@ def _topology(value: str | None) -> tuple[Path, Topology]:
         raise CliError("the topology cannot be used:\n" + "\n".join(f"  {p}" for p in exc.problems), 2) from None
     except OSError as exc:
         raise CliError(f"cannot read topology {path}: {exc}", 2) from None
+
+
+def _latency(value: str) -> float:
+    """argparse type of ``--latency`` / ``--sim-latency``: ``20ms``, ``0.02s`` or ``0``, as seconds."""
+    try:
+        return parse_latency(value)
+    except LatencyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _latency_line(info: dict[str, Any]) -> str:
+    latency = info.get("latency") or {}
+    seconds = float(latency.get("seconds") or 0)
+    if latency.get("mechanism", "none") == "none":
+        text = "none"
+    else:
+        text = f"{format_latency(seconds)} on {latency.get('netns')}:{latency.get('interface')} " \
+               f"({latency.get('mechanism')}, {latency.get('direction')})"
+        line = latency.get("delay_line")
+        if isinstance(line, dict):
+            text += f", delay line pid {line.get('pid')} " + ("running" if line.get("running") else "NOT RUNNING")
+    sim = float(info.get("sim_latency_s") or 0)
+    return text + (f"; simulators {format_latency(sim)} per request" if sim else "")
 
 
 def _known_faults() -> str:
@@ -218,6 +245,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     log = sup.log_path(prefix)
     argv = [sys.executable, "-m", f"{__package__}.supervisor", "--prefix", prefix, "--topology", str(topology_path)]
     argv += [item for name in faults for item in ("--fault", name)]
+    argv += ["--latency", repr(args.latency), "--sim-latency", repr(args.sim_latency)]
     started = time.perf_counter()
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -243,6 +271,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     _say(f"lab {prefix!r} up in {elapsed:.1f} s: topology {topology.name} ({_display(topology_path)}), "
          f"{len(ready.get('namespaces', []))} namespaces, faults: {', '.join(ready.get('faults', [])) or 'none'}, "
          f"supervisor pid {ready.get('pid')}")
+    _say(f"latency: {_latency_line(ready)}")
     _say(f"inventory: {ready.get('inventory')}")
     return 0
 
@@ -343,6 +372,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     _say(f"  {held_by}: pid {info.get('pid')}, since {since}, log {info.get('log')}")
     _say(f"  topology:   {info.get('topology_name')} ({info.get('topology')})")
     _say(f"  faults:     {', '.join(info.get('faults', [])) or 'none'}")
+    _say(f"  latency:    {_latency_line(info)}")
+    problem = (info.get("latency") or {}).get("problem")
+    if problem:
+        _say(f"  PROBLEM:    {problem}")
     _say(f"  inventory:  {info.get('inventory')}")
     _say(f"  namespaces: {' '.join(info.get('namespaces', []))}")
     return 0
@@ -405,7 +438,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"lab {prefix!r} is already up; take it down with `wcp-lab down --prefix {prefix}`")
     try:
         with _sigterm_as_interrupt():
-            return _demo(prefix, faults, topology_path, topology, report_dir, args.timeout)
+            return _demo(prefix, faults, topology_path, topology, report_dir, args.timeout,
+                         latency_s=args.latency, sim_latency_s=args.sim_latency)
     finally:
         with contextlib.suppress(FileNotFoundError):
             sup.ready_path(prefix).unlink()
@@ -413,11 +447,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo(prefix: str, faults: list[str], topology_path: Path, topology: Topology, report_dir: Path,
-          timeout: float) -> int:
+          timeout: float, *, latency_s: float = 0.0, sim_latency_s: float = 0.0) -> int:
     from .runtime import LabRuntime  # the whole lab: only the demo needs it in this process
 
     _say(f"wcp-lab demo: lab {prefix!r} from {_display(topology_path)}, faults: {', '.join(faults) or 'none'}")
-    runtime = LabRuntime(topology, prefix, set(faults))
+    runtime = LabRuntime(topology, prefix, set(faults), latency_s=latency_s, sim_latency_s=sim_latency_s)
     started = time.perf_counter()
     interrupted = False
     code = 3
@@ -425,7 +459,9 @@ def _demo(prefix: str, faults: list[str], topology_path: Path, topology: Topolog
     try:
         with runtime as lab:
             _say(f"lab up in {time.perf_counter() - started:.1f} s; inventory {lab.inventory_path}")
-            sup.write_ready(prefix, sup.describe(lab, topology_path, time.time(), socket=False))
+            described = sup.describe(lab, topology_path, time.time(), socket=False)
+            _say(f"latency: {_latency_line(described)}")
+            sup.write_ready(prefix, described)
             inventory_name = _inventory_name(lab.inventory_path, inventory_name)
             argv = lab.suite_argv(["--report-dir", str(report_dir)])
             _say(f"running the suite from {lab.ns(lab.jumpbox)}: {' '.join(argv[4:])}")
@@ -501,6 +537,11 @@ def parser() -> argparse.ArgumentParser:
                        f"(default {_display(DEFAULT_TOPOLOGY)})")
     build.add_argument("--fault", action="append", default=[], metavar="NAME", help="start with this fault "
                        "(repeatable; see `wcp-lab faults`)")
+    build.add_argument("--latency", type=_latency, default=0.0, metavar="DELAY",
+                       help="WAN delay added to every round trip between the jumpbox and the site: "
+                            "20ms, 0.02s or 0 (default 0; at most 1 s)")
+    build.add_argument("--sim-latency", type=_latency, default=0.0, metavar="DELAY",
+                       help="time every API simulator request takes: 20ms, 0.02s or 0 (default 0)")
 
     up = subs.add_parser("up", parents=[pre, build], help="start a lab that outlives this command")
     up.add_argument("--timeout", type=float, default=UP_TIMEOUT, help="seconds to wait for the lab to come up")

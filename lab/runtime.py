@@ -2,7 +2,9 @@
 
 ``with LabRuntime(topology, prefix) as lab:`` builds it, starts every service as a child of this
 process, writes the inventory the suite uses, and tears everything down on exit, even after an
-error or Ctrl-C. Faults (lab.faults) are toggled with :meth:`inject` / :meth:`clear`: the desired
+error or Ctrl-C. ``latency_s`` puts a WAN round trip between the jumpbox (where the suite runs)
+and the site (:mod:`lab.latency`); ``sim_latency_s`` is the API simulators' own time per request.
+Faults (lab.faults) are toggled with :meth:`inject` / :meth:`clear`: the desired
 state of each plane (edge nftables, CP ip rules, DNS records and routes, simulator state, sshd) is
 computed from the topology and the active faults, and only the planes a fault touches are re-applied.
 """
@@ -21,6 +23,7 @@ from types import TracebackType
 
 from . import faults as fault_catalogue
 from .inventory import LabVm, canary_password, write_client_key, write_known_hosts, write_lab_inventory
+from .latency import AppliedLatency, Choice, apply_latency, check_latency
 from .model import SupervisorModel
 from .netns import Lab, build
 from .nft import NFT, edge_ruleset
@@ -47,8 +50,13 @@ class LabRuntime:
     prefix: str = "wcp"
     faults: set[str] = field(default_factory=set)
     workdir: Path | None = None
+    latency_s: float = 0.0
+    sim_latency_s: float = 0.0
+    latency_mechanism: Choice = "auto"
 
     def __post_init__(self) -> None:
+        self.latency_s = check_latency(self.latency_s)
+        self.sim_latency_s = check_latency(self.sim_latency_s)
         unknown = sorted(set(self.faults) - set(fault_catalogue.FAULTS))
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(unknown)} (see `wcp-lab faults`)")
@@ -57,6 +65,7 @@ class LabRuntime:
         self.dns: DnsServer | None = None
         self.vms: dict[str, VmSshd] = {}
         self.sims: list[SimProcess] = []
+        self.latency: AppliedLatency | None = None
         self.inventory_path = self.dir / "inventory.yaml"
         self.nsx_password = canary_password("nsx")
         self.vc_password = canary_password("vc")
@@ -130,7 +139,8 @@ class LabRuntime:
         return model
 
     def sim_state(self) -> SimState:
-        state = SimState(self.model(), NSX_USER, self.nsx_password, VC_USER, self.vc_password, self.kube_token)
+        state = SimState(self.model(), NSX_USER, self.nsx_password, VC_USER, self.vc_password, self.kube_token,
+                         latency_s=self.sim_latency_s)
         if "nsx-api-unavailable" in self.faults:
             state.faults["nsx"] = [FaultSpec(503, message="Service Unavailable")]
         if "vip-cert-wrong-name" in self.faults:
@@ -147,6 +157,7 @@ class LabRuntime:
             self.net.registry.push(f"lab directory {self.dir}", lambda: shutil.rmtree(self.dir, ignore_errors=True))
             self.net.apply_edge_ruleset(self.edge_text())
             self._start_services()
+            self._apply_latency()
             self.write_inventory()
         except BaseException:
             self.down()
@@ -189,6 +200,19 @@ class LabRuntime:
         if "cp-vm-silent" in self.faults:
             self._apply_sshd()
 
+    def _apply_latency(self) -> None:
+        assert self.net is not None  # noqa: S101 - up() built it
+        applied = apply_latency(self.ns(self.jumpbox), self.latency_s, self.dir / "latency",
+                                choice=self.latency_mechanism)
+        self.latency = applied
+        self.net.registry.push(f"latency {applied.mechanism} in {applied.netns}", applied.remove)
+
+    def latency_status(self) -> dict[str, object]:
+        """The WAN latency in force (what ``wcp-lab status`` shows), live: a dead delay line says so."""
+        if self.latency is None:
+            return {"seconds": self.latency_s, "mechanism": "none", "problem": None}
+        return self.latency.status()
+
     def write_inventory(self) -> Path:
         topo, eff = self.topology, self.effective_topology()
         nets = topo.networks
@@ -217,7 +241,8 @@ class LabRuntime:
         if self.net is not None:
             problems = self.net.teardown()
             self.net = None
-        stop_all([s for s in (self.dns, *self.vms.values(), *self.sims) if s is not None])
+        line = self.latency.delay_line if self.latency is not None else None
+        stop_all([s for s in (self.dns, *self.vms.values(), *self.sims, line) if s is not None])
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems
 

@@ -4,7 +4,8 @@
 - :class:`VmSshd`: a control-plane VM's sshd, with its own host key, hostname (UTS namespace) and
   resolv.conf (``/etc/netns/<ns>/resolv.conf``, bind-mounted over /etc/resolv.conf by ``ip netns
   exec`` and handed to every login);
-- :class:`SimProcess`: one API simulator (``python -m lab.sim.serve``) at its addresses.
+- :class:`SimProcess`: one API simulator (``python -m lab.sim.serve``) at its addresses;
+- :class:`DelayLineProcess`: the WAN delay line of :mod:`lab.latency` (``python -m lab.delayline``).
 
 Every process is started with ``ip netns exec <ns> ...`` as a child of the caller, in a session
 of its own; ``stop()`` sends SIGTERM to that group, waits (bounded), kills what is left and reaps.
@@ -367,6 +368,75 @@ class SimProcess(_Child):
         self._await_generation(generation + 1)
 
     def __enter__(self) -> SimProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+# ---- the WAN delay line ---------------------------------------------------------------------------
+class DelayLineProcess(_Child):
+    """``python -m lab.delayline`` in ``netns``: holds the packets of NFQUEUE ``queue`` for ``delay_s``.
+
+    ``start()`` returns once the process has bound the queue (its ready file names its pid), so the
+    rule that feeds the queue (:mod:`lab.latency`) goes in only when something releases what it queues.
+    Files in ``workdir``: ``delayline.log`` and ``delayline.ready``.
+    """
+
+    def __init__(self, netns: str, delay_s: float, workdir: Path, *, queue: int = 7, python: str = sys.executable,
+                 start_timeout: float = 10.0, stop_timeout: float = 3.0) -> None:
+        super().__init__(netns, workdir / "delayline.log", start_timeout, stop_timeout)
+        self.delay_s = delay_s
+        self.queue = queue
+        self.workdir = workdir
+        self.python = python
+        self.started_pid: int | None = None
+
+    @property
+    def ready_file(self) -> Path:
+        return self.workdir / "delayline.ready"
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status of a delay line that died (``None`` while it runs or after :meth:`stop`)."""
+        return self._process.poll() if self._process is not None else None
+
+    def argv(self) -> list[str]:
+        return [self.python, "-m", f"{__package__}.delayline", "--queue", str(self.queue),
+                "--delay", repr(self.delay_s), "--ready-file", str(self.ready_file)]
+
+    def start(self) -> DelayLineProcess:
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                self.ready_file.unlink()
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p), "PYTHONUNBUFFERED": "1"}
+            process = self._spawn(self.argv(), cwd=REPO_ROOT, env=env)
+            self.started_pid = process.pid
+            deadline = time.monotonic() + self.start_timeout
+            while not self._ready(process.pid):
+                if process.poll() is not None:
+                    raise ServiceError(f"the delay line in {self.netns} exited with status {process.returncode}:"
+                                       f"\n{self.log()}")
+                if time.monotonic() >= deadline:
+                    raise ServiceError(f"the delay line in {self.netns} did not bind queue {self.queue} "
+                                       f"within {self.start_timeout} s:\n{self.log()}")
+                time.sleep(0.01)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self, pid: int) -> bool:
+        try:
+            data = json.loads(self.ready_file.read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and data.get("pid") == pid
+
+    def __enter__(self) -> DelayLineProcess:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1,7 +1,7 @@
 """The process that keeps a lab up after ``wcp-lab up`` has returned, and its control socket.
 
-``python -m lab.supervisor --prefix P --topology FILE [--fault NAME]...`` (started detached by
-``wcp-lab up``, in a session of its own, stdio to ``/run/wcp-lab/<prefix>.log``):
+``python -m lab.supervisor --prefix P --topology FILE [--fault NAME]... [--latency S] [--sim-latency S]``
+(started detached by ``wcp-lab up``, in a session of its own, stdio to ``/run/wcp-lab/<prefix>.log``):
 
 1. takes the lab's lock (``/run/wcp-lab/<prefix>.lock``, an exclusive ``flock`` held for the
    supervisor's lifetime and holding its pid): a lab is *up* exactly while someone holds it, so a
@@ -9,7 +9,7 @@
 2. runs ``LabRuntime.up()``: every daemon of the lab is a child of this process, which stops and
    reaps them on the way down;
 3. listens on ``/run/wcp-lab/<prefix>.sock`` (AF_UNIX, mode 0600), then writes the ready file
-   ``/run/wcp-lab/<prefix>.ready`` (JSON: pid, inventory, topology, faults, namespaces);
+   ``/run/wcp-lab/<prefix>.ready`` (JSON: pid, inventory, topology, faults, namespaces, latency);
 4. answers one JSON object per line, one connection at a time: ``{"cmd": "status"}``,
    ``{"cmd": "inject", "fault": NAME}``, ``{"cmd": "clear", "fault": NAME}``, ``{"cmd": "down"}``;
    every reply is one JSON line with ``ok`` and either the lab's status or ``error``;
@@ -193,7 +193,7 @@ def describe(runtime: LabRuntime, topology_path: Path, started: float, *, socket
         "inventory": str(runtime.inventory_path), "namespaces": net.namespaces if net is not None else [],
         "jumpbox": runtime.jumpbox, "control_planes": sorted(runtime.topology.control_planes),
         "socket": str(socket_path(runtime.prefix)) if socket else None, "log": str(log_path(runtime.prefix)),
-        "started": started,
+        "started": started, "latency": runtime.latency_status(), "sim_latency_s": runtime.sim_latency_s,
     }
 
 
@@ -212,8 +212,11 @@ def _log(message: str) -> None:
 class Supervisor:
     """Brings lab ``prefix`` up from ``topology`` with ``faults``, serves its socket, brings it down."""
 
-    def __init__(self, prefix: str, topology: Path, faults: Sequence[str]) -> None:
+    def __init__(self, prefix: str, topology: Path, faults: Sequence[str], *, latency_s: float = 0.0,
+                 sim_latency_s: float = 0.0) -> None:
         self.prefix = check_prefix(prefix)
+        self.latency_s = latency_s
+        self.sim_latency_s = sim_latency_s
         self.topology_path = topology.resolve()
         self.initial_faults = list(faults)
         self.stop_requested = False
@@ -246,7 +249,8 @@ class Supervisor:
         from .runtime import LabRuntime  # here, so `--help` and the client need none of the lab's imports
 
         topology = load_topology(self.topology_path)
-        self.runtime = LabRuntime(topology, self.prefix, set(self.initial_faults))
+        self.runtime = LabRuntime(topology, self.prefix, set(self.initial_faults), latency_s=self.latency_s,
+                                  sim_latency_s=self.sim_latency_s)
         started = time.perf_counter()
         self._interruptible = True
         try:
@@ -263,7 +267,8 @@ class Supervisor:
             _log("the lab did not come up:\n" + traceback.format_exc())
             return 1
         _log(f"lab {self.prefix!r} up in {time.perf_counter() - started:.2f} s from {self.topology_path} "
-             f"(faults: {', '.join(sorted(self.runtime.faults)) or 'none'})")
+             f"(faults: {', '.join(sorted(self.runtime.faults)) or 'none'}; "
+             f"latency: {self.runtime.latency_status()['mechanism']} {self.latency_s * 1000:g} ms)")
         try:
             server = self._listen()
         except BaseException:
@@ -373,8 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--topology", required=True, type=Path)
     parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to the jumpbox's round trips")
+    parser.add_argument("--sim-latency", type=float, default=0.0, help="seconds each simulator request takes")
     args = parser.parse_args(argv)
-    return Supervisor(args.prefix, args.topology, args.fault).run()
+    return Supervisor(args.prefix, args.topology, args.fault, latency_s=args.latency,
+                      sim_latency_s=args.sim_latency).run()
 
 
 if __name__ == "__main__":
