@@ -14,6 +14,7 @@ shell syntax.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 import shlex
 import threading
@@ -276,6 +277,8 @@ class ReadOnlyRunner:
         self.command_timeout = command_timeout
         self._once: dict[tuple[str, ...], CommandResult] = {}
         self._once_lock = threading.Lock()
+        self._sent = itertools.count()  # next() is atomic: concurrent probes on one VM count right
+        self.commands = 0  # commands sent to the VM (a cached answer sends none)
 
     def __repr__(self) -> str:
         return f"<ReadOnlyRunner {self.vm_name} timeout={self.command_timeout:g}s>"
@@ -294,6 +297,7 @@ class ReadOnlyRunner:
     def _run_checked(self, tokens: tuple[str, ...]) -> CommandResult:
         line = shlex.join(tokens)
         started = time.monotonic()
+        self.commands = next(self._sent) + 1
         status, out, err = self._execute(line)
         return CommandResult(tokens, status, _decode(out), _decode(err), time.monotonic() - started)
 

@@ -123,6 +123,12 @@ class VmPool:
         self._routing[name] = result
         return result
 
+    def asked(self) -> dict[str, int]:
+        """What this run asked of the VMs so far: SSH connections made and commands sent."""
+        with self._lock:
+            return {"ssh_connections": len(self._connections),
+                    "ssh_commands": sum(r.commands for r in self._runners.values())}
+
     def close(self) -> None:
         with self._lock:
             connections = list(self._connections.values())

@@ -68,3 +68,16 @@ def test_summary_json_matches_the_run(start_stack, suite) -> None:
     assert last.startswith("wcp-acceptance sim: UNHEALTHY (partial) exit=1 7 passed, 1 failed, 0 could not observe, "
                            "0 skipped")
     assert str(run.run_dir) in last
+
+
+def test_summary_says_what_the_run_asked_of_each_api(start_stack, suite) -> None:
+    """summary.json "asked": every request the simulators saw, counted by the suite itself."""
+    stack = start_stack()
+    stack.nsx.clear_log()
+    run = suite(stack.write_inventory(), "-m", "dlb")
+    assert run.result.exit_code == 0, run.result.stdout[-2000:]
+    asked = run.summary["asked"]
+    assert asked["nsx_requests"] == len(stack.nsx.requests_to("/", method=None))  # login, GETs, logout
+    assert asked["kubernetes_requests"] == len(stack.kube.list_requests())
+    assert asked["nsx_requests"] >= 3
+    assert "ssh_commands" not in asked  # the DLB checks never touch a VM

@@ -63,7 +63,8 @@ def _runner() -> Runner:
 
 def run_summary(run: SuiteRun, *, state: str = "finished", extra: dict[str, object] | None = None) -> dict[str, object]:
     inv = run.inventory
-    more: dict[str, object] = {"inline_secrets": inline_secret_fields(inv), "runner": _runner().as_json()}
+    more: dict[str, object] = {"inline_secrets": inline_secret_fields(inv), "runner": _runner().as_json(),
+                               "asked": dict(sorted(run.asked.items()))}
     more.update(extra or {})
     return summary_data(site=inv.name, supervisor=inv.supervisor.name, started=run.started,
                         finished=datetime.now(UTC) if state == "finished" else None, exit_code=run.exit_code,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,16 @@ class SuiteRun:
     interrupted_by: str | None = None
     baseline: dict[str, object] | None = None  # the summary this run is compared with ("since the last good run")
     baseline_label: str | None = None
+    asked: dict[str, int] = field(default_factory=dict)  # what the run asked of the site (summary.json "asked")
 
+    def count_asked(self, counts: dict[str, int]) -> None:
+        """Add a reader's or the VM pool's counts, when it is torn down (the end of the run)."""
+        for key, value in counts.items():
+            self.asked[key] = self.asked.get(key, 0) + int(value)
+
+
+AskedCounter = Callable[[dict[str, int]], None]
+"""What a reader or the VM pool calls at teardown with what it asked of the site (``SuiteRun.count_asked``)."""
 
 INVENTORY = pytest.StashKey[Inventory]()
 RUN = pytest.StashKey[SuiteRun]()
