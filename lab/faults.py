@@ -123,6 +123,13 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DNS-003", "cp-3 *", "error", "connect timeout"),
        E("WCP-RT-001", "cp-3 *", "error", "connect timeout"),
        E("WCP-EGR-001", "cp-3/*", "error", "connect timeout")),
+    _f("cp-vms-silent", "every control-plane VM drops every packet to its sshd (the management network "
+       "partitioned from the runner): all connect timeouts run out together, in about one timeout", ("sshd",),
+       E("WCP-DNS-001", "cp-*/*", "error", "connect timeout"),
+       E("WCP-DNS-002", "cp-*/*", "error", "connect timeout"),
+       E("WCP-DNS-003", "cp-* *", "error", "connect timeout"),
+       E("WCP-RT-001", "cp-* *", "error", "connect timeout"),
+       E("WCP-EGR-001", "cp-*/*", "error", "connect timeout")),
     _f("ncp-crashloop", "the nsx-ncp pod is in CrashLoopBackOff", ("sims",),
        E("WCP-NCP-001", "*", "failed", "CrashLoopBackOff")),
     _f("nsx-api-unavailable", "every NSX API call answers 503", ("sims",),
@@ -143,6 +150,14 @@ def wrong_egress_ip(topology: Topology) -> IPv4Address:
 
 def unreachable_vm(topology: Topology) -> str:
     return sorted(topology.control_planes)[-1]
+
+
+def silent_vms(topology: Topology, faults: Iterable[str]) -> set[str]:
+    """The control-plane VMs whose sshd drops every packet under ``faults``."""
+    active = set(faults)
+    if "cp-vms-silent" in active:
+        return set(topology.control_planes)
+    return {unreachable_vm(topology)} if "cp-vm-silent" in active else set()
 
 
 SILENT_TABLE = "wcp_silent_vm"

@@ -197,7 +197,7 @@ class LabRuntime:
         for name, vm_sshd in self.vms.items():
             if "cp-vm-unreachable" in self.faults and name == fault_catalogue.unreachable_vm(topo):
                 vm_sshd.stop()
-        if "cp-vm-silent" in self.faults:
+        if fault_catalogue.silent_vms(topo, self.faults):
             self._apply_sshd()
 
     def _apply_latency(self) -> None:
@@ -298,8 +298,10 @@ class LabRuntime:
         elif not vm.running:
             vm.start()
         assert self.net is not None  # noqa: S101
-        ruleset = fault_catalogue.silent_vm_ruleset(vm.port, silent="cp-vm-silent" in self.faults)
-        self.net.exec(fault_catalogue.unreachable_vm(self.topology), [NFT, "-f", "-"], input=ruleset)
+        silent = fault_catalogue.silent_vms(self.topology, self.faults)
+        for name in self.topology.control_planes:
+            ruleset = fault_catalogue.silent_vm_ruleset(self.vms[name].port, silent=name in silent)
+            self.net.exec(name, [NFT, "-f", "-"], input=ruleset)
 
     def _apply_rules(self) -> None:
         """The CP VMs' ip rules for the current DNS arrangement (the seed's shared-DNS rule or not)."""
