@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/dlb_bench.py [--services 300,3000,10000] [--ports 2] [--latency 0.020] [--quick]
 
-For each size the bench generates ``SupervisorModel.scaled(services, ports)`` (the seed's Services
-plus N generated ClusterIP Services of ``--ports`` TCP ports each, so 10,000 x 2 gives 20,000 DLB
-virtual servers and as many pools), drops one generated port's virtual server, and serves it from
+For each size the bench generates ``SupervisorModel.scaled(services, ports)`` (the seed's Services,
+28 ports, plus N generated ClusterIP Services of ``--ports`` TCP ports each, so 10,000 x 2 gives
+20,028 Service ports, as many DLB virtual servers and pools), drops one generated port's virtual
+server (so 20,027 are served and both sides must report that one), and serves it from
 three simulator processes (NSX, vCenter, Kubernetes; ``lab.sim`` apps, each in its own process on
 its own 127.0.0.x address) that answer every request after the stated latency (default 20 ms, a
 realistic NSX manager; ``--latency``). Then, in one invocation:
@@ -283,14 +284,19 @@ def collect(children: dict[str, Child]) -> dict[str, int]:
 
 
 def suite_found(report_dir: Path, missing: str) -> tuple[bool, str]:
-    """Did WCP-DLB-001 fail naming the dropped port, and WCP-DLB-002 pass? (from summary.json)"""
+    """Did WCP-DLB-001 fail naming the dropped port, and WCP-DLB-002 pass? (from summary.json, which also
+    says what the run asked of the site: its own count of SSH connections goes into the note)"""
     found = sorted(report_dir.rglob("summary.json"))
     if not found:
         return False, "no summary.json"
-    tests = json.loads(found[-1].read_text()).get("tests", [])
+    summary = json.loads(found[-1].read_text())
+    tests = summary.get("tests", [])
+    asked = summary.get("asked") or {}
     outcomes = {str(t.get("check_id")): str(t.get("outcome")) for t in tests}
     named = any(t.get("check_id") == CHECKS[0] and missing in json.dumps(t) for t in tests)
     note = " ".join(f"{c}={outcomes.get(c, 'absent')}" for c in CHECKS)
+    if asked:
+        note += f" (summary.json: ssh_connections={asked.get('ssh_connections', 0)})"
     return outcomes.get(CHECKS[0]) == "failed" and outcomes.get(CHECKS[1]) == "passed" and named, note
 
 
