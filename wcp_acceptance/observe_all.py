@@ -81,6 +81,11 @@ class Observations:
     def __contains__(self, wanted: object) -> bool:
         return wanted in self._made
 
+    def update(self, other: Observations) -> None:
+        """Add what another :func:`observe_all` made (the egress probes, made once the observer listens)."""
+        with self._lock, other._lock:
+            self._made.update(other._made)
+
     def __len__(self) -> int:
         return len(self._made)
 

@@ -244,11 +244,10 @@ def test_endless_continue_is_an_error_not_a_hang(lab: KubeLab, monkeypatch: pyte
     monkeypatch.setattr(kube_module, "MAX_PAGES", 3)
     reader = lab.reader()
 
-    class Endless:
-        data = b'{"kind":"ServiceList","metadata":{"continue":"again"},"items":[{}]}'
-
+    endless = b'{"kind":"ServiceList","metadata":{"continue":"again"},"items":[{}]}'
+    monkeypatch.setattr(reader, "_send", lambda _path, _query: endless)
     with pytest.raises(KubeApiError, match="same 'continue' token again on page 2"):
-        reader._list("/api/v1/services", lambda **_kwargs: Endless())
+        reader._list("/api/v1/services")
     assert reader.list_calls == 2
 
 
