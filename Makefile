@@ -59,11 +59,13 @@ demo: setup
 	exit $$rc
 
 ## bench: lab up/down time, suite wall time on the healthy lab, fault inject+clear time (BENCH_ARGS=--runs 5);
-## then 1, 3 and 10 lab sites in one invocation against the goal 10 sites <= 3 x one site (MULTISITE_ARGS=...);
+## then the healthy suite against its floor at 0 and 20 ms round trip, and 1 and 3 silent VMs against one connect
+## timeout (FLOOR_ARGS=--rounds 5); then 1, 3 and 10 lab sites in one invocation against the goal 10 sites <= 3 x one site (MULTISITE_ARGS=...);
 ## then the DLB checks at 300, 3,000 and 10,000 Services beside the admin's kubectl + per-port NSX search script,
 ## against >= 50 x the script and <= 150 MB at 20,000 virtual servers (DLB_ARGS=--quick, --latency 0.02)
 bench: setup
 	$(BIN)/python bench/lab_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/suite_floor_bench.py $(FLOOR_ARGS)
 	$(BIN)/python bench/multisite_bench.py $(MULTISITE_ARGS)
 	$(BIN)/python bench/dlb_bench.py $(DLB_ARGS)
 
