@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.inventories import EXAMPLE_ENV, example_data, write
 from wcp_acceptance.inventory import InventoryError, load_inventory
@@ -69,3 +70,22 @@ def test_the_run_refuses_it_with_exit_4_and_no_report(start_stack, suite) -> Non
     assert CANARY not in output
     assert run.run_dir is None  # no test ran, no run folder
     assert stack.nsx.requests == []  # the credentials were never sent
+
+
+@pytest.mark.parametrize("server", [f"https://audit:{CANARY}@172.16.1.2:6443", f"audit:{CANARY}@172.16.1.2"])
+def test_a_kubeconfig_server_with_credentials_is_refused_without_echoing_them(tmp_path: Path, server: str) -> None:
+    """The inventory's kubeconfig is checked too: its server URL would be printed in every Kubernetes error."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sup",
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "sup", "context": {"cluster": "c", "user": "u"}}]}))
+    data = example_data()
+    data["kubernetes"] = {"kubeconfig": str(path)}
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(write(tmp_path, data))
+    (line,) = caught.value.problems
+    assert "kubernetes.kubeconfig: the server of cluster 'c'" in line
+    assert "contains credentials (user:password@)" in line
+    assert CANARY not in str(caught.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -49,13 +50,32 @@ def context_problem(path: Path, context: str | None) -> str | None:
     if context is not None:
         if context not in names:
             return f"@context: {show(context)} is not a context of {where} ({_listing(names)})"
-        return None
+        return _server_problem(data, context, where)
     current = data.get("current-context")
     if not isinstance(current, str) or not current:
         return f"@context: no context given and {where} has no current-context ({_listing(names)})"
     if current not in names:
         return (f"@context: the current-context {show(current)} of {where} is not one of its contexts "
                 f"({_listing(names)})")
+    return _server_problem(data, current, where)
+
+
+def _entry(data: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    for entry in data.get(kind) or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    return {}
+
+
+def _server_problem(data: dict[str, Any], context: str, where: str) -> str | None:
+    """A server URL with ``user:password@`` in it is refused: every error would print it (never echoed)."""
+    cluster = (_entry(data, "contexts", context).get("context") or {}).get("cluster")
+    if not isinstance(cluster, str):
+        return None
+    server = (_entry(data, "clusters", cluster).get("cluster") or {}).get("server")
+    if isinstance(server, str) and "@" in urlsplit(server if "://" in server else f"https://{server}").netloc:
+        return (f"@kubeconfig: the server of cluster {show(cluster)} in {where} contains credentials "
+                "(user:password@); give them as the kubeconfig user's token or certificate")
     return None
 
 
