@@ -1,0 +1,144 @@
+"""The API reads a run's selected checks need, made in one background thread before the first test.
+
+While the VMs and the VIP ports are observed (their own threads), one thread reads the APIs in
+:data:`READS` order (what a read needs comes before it), so the run waits for the slowest of the
+three instead of their sum. Each outcome, value or error, is kept for its session fixture, which
+takes it (:meth:`ApiPrefetch.take`) and so behaves as if it had read the API itself: an error is
+raised again from the fixture, and a test not reached by the prefetch reads on its own.
+
+A reader is never used by two threads: :meth:`take` first waits until the background reads are
+over. Tests that need no API (DNS, routing, the VIP) never wait for them, so an API that hangs
+delays only the checks that need it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from wcp_acceptance import api_reads
+from wcp_acceptance.finding import ObservationError
+from wcp_acceptance.inventory import Inventory
+from wcp_acceptance.observe_all import Observations
+from wcp_acceptance.probes.vip import VipObservation
+from wcp_acceptance.targets import VipPort
+from wcp_acceptance.transport.kube import KubeReader
+from wcp_acceptance.transport.nsx import NsxReader
+
+T = TypeVar("T")
+
+
+@dataclass
+class Readers:
+    """What the background reads use; a reader that could not be made is None (its reads are skipped)."""
+
+    inventory: Inventory
+    kube: KubeReader | None = None
+    nsx: NsxReader | None = None
+
+
+Read = Callable[[Readers, Callable[[str], Any]], object]
+
+# session fixture name -> (readers it needs, how it is read given the readers and the earlier reads)
+READS: dict[str, tuple[tuple[str, ...], Read]] = {
+    "ncp_cluster": (("kube",), lambda r, got: api_reads.ncp_cluster(r.inventory, cast(KubeReader, r.kube))),
+    "service_ports": (("kube",), lambda r, got: api_reads.service_ports(cast(KubeReader, r.kube))),
+    "dlb_comparison": (("nsx",), lambda r, got: api_reads.dlb_comparison(cast(NsxReader, r.nsx), got("ncp_cluster"),
+                                                                         got("service_ports"))),
+    "nsx_nat": (("nsx",), lambda r, got: api_reads.nsx_nat(cast(NsxReader, r.nsx), got("ncp_cluster"))),
+    "ncp_namespace_pods": (("kube",), lambda r, got: api_reads.ncp_namespace_pods(cast(KubeReader, r.kube))),
+    "ncp_ini_managers": (("kube",), lambda r, got: api_reads.ncp_ini_managers(cast(KubeReader, r.kube))),
+}
+
+
+class DaemonThreads(Executor):
+    """Each task on a daemon thread of its own: a read that hangs never holds the process at exit.
+
+    (``ThreadPoolExecutor`` joins its workers when the interpreter exits, so one API that never answers
+    would keep a run that SIGTERM asked to stop alive past its grace.) Few tasks are ever submitted:
+    one for the VMs, one per VIP port, one for the APIs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as error:  # noqa: BLE001 - handed to whoever waits on the future
+                future.set_exception(error)
+
+        threading.Thread(target=work, name=self.name, daemon=True).start()
+        return future
+
+
+def _fresh(error: BaseException) -> BaseException:
+    if isinstance(error, ObservationError):
+        return ObservationError(error.target, error.cause, error.evidence)
+    return error
+
+
+class ApiPrefetch:
+    """The outcomes of the background API reads, by session fixture name."""
+
+    def __init__(self) -> None:
+        self._future: Future[None] | None = None
+        self._made: dict[str, tuple[bool, object]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, executor: Executor, readers: Readers, names: Iterable[str]) -> None:
+        """Read ``names`` (those of :data:`READS` whose readers exist) in one thread of ``executor``."""
+        wanted = [n for n in READS if n in set(names)
+                  and all(getattr(readers, reader) is not None for reader in READS[n][0])]
+        if wanted:
+            self._future = executor.submit(self._read_all, readers, wanted)
+
+    def _read_all(self, readers: Readers, names: list[str]) -> None:
+        def got(name: str) -> Any:
+            ok, value = self._made[name] if name in self._made else self._read(readers, name, got)
+            if not ok:
+                raise _fresh(cast(BaseException, value))
+            return value
+
+        for name in names:
+            if name not in self._made:
+                self._read(readers, name, got)
+
+    def _read(self, readers: Readers, name: str, got: Callable[[str], Any]) -> tuple[bool, object]:
+        try:
+            outcome: tuple[bool, object] = (True, READS[name][1](readers, got))
+        except Exception as error:  # kept for the fixture, which raises it as its own read would
+            outcome = (False, error)
+        with self._lock:
+            self._made[name] = outcome
+        return outcome
+
+    def take(self, name: str, read: Callable[[], T]) -> T:
+        """The background outcome for fixture ``name`` (raised again if an error), else ``read()`` now."""
+        if self._future is not None:
+            self._future.exception()  # wait: the readers are this thread's again once the background is done
+        with self._lock:
+            made = self._made.get(name)
+        if made is None:
+            return read()
+        ok, value = made
+        if not ok:
+            raise _fresh(cast(BaseException, value))
+        return cast(T, value)
+
+
+@dataclass
+class EarlyStart:
+    """What ``observe_early`` set going before the first test: the VM observations, the VIP ports
+    (futures) and the API reads."""
+
+    vms: Future[Observations] | None = None
+    vips: dict[VipPort, Future[VipObservation]] = field(default_factory=dict)
+    api: ApiPrefetch = field(default_factory=ApiPrefetch)
