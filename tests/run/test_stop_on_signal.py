@@ -1,5 +1,6 @@
-"""SIGTERM (timeout, systemd, a CronJob's deadline) and SIGINT (Ctrl-C) sent to a real run caught mid-way:
-the run finishes its report with what ran, says INCOMPLETE, prints the cron line and exits 2, in time."""
+"""SIGTERM (timeout, systemd, a CronJob's deadline), SIGINT (Ctrl-C) and SIGHUP (the terminal went away) sent to a real
+run caught mid-way: the run finishes its report with what ran, says INCOMPLETE, prints the cron line and exits 2,
+in time."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.run.suite_process import (
 )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_mid_run_finishes_the_report_with_what_ran(hung_site: Path, tmp_path: Path,
                                                            signum: signal.Signals) -> None:
     reports = tmp_path / "reports"

@@ -26,7 +26,7 @@ from wcp_acceptance.cli import site_netns
 from wcp_acceptance.cli.site_netns import SiteSpec
 
 PR_SET_PDEATHSIG = 1
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # what every site imports and no site changes: the expensive part of a suite process's start. Not scapy:
 # it reads the interfaces and routes of the namespace it is imported in.
 PRELOAD = ("pytest", "_pytest.python", "_pytest.fixtures", "pytest_html", "paramiko", "requests", "dns.message",
@@ -120,6 +120,7 @@ def _site(site: SiteSpec, args: list[str], log: int, blocked: set[int | signal.S
     die_with_parent()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the site's own run handles it like SIGTERM
     signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)

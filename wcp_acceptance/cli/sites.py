@@ -43,7 +43,7 @@ DEFAULT_JOBS = 4
 DEFAULT_GRACE_S = 20.0
 POLL_S = 0.05
 TAIL_LINES = 20
-FORWARDED = (signal.SIGTERM, signal.SIGINT)
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # exit codes from the most to the least urgent; anything else a site returns counts as 3 (internal error)
 SEVERITY = (2, 4, 3, 5, 1, 0)
 REPORT_RE = re.compile(r" report=(?P<path>.+)$")
@@ -207,7 +207,8 @@ class SitesRunner:
         self.done.append(run)
 
     def run(self) -> int:
-        previous = {signum: signal.signal(signum, self._on_signal) for signum in FORWARDED}
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in FORWARDED
+                    if not (signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN)}  # nohup
         for run in self.refused:
             self._finish(run)
         try:

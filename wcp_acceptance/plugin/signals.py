@@ -1,4 +1,4 @@
-"""SIGTERM and SIGINT end a run with a finished report, within a bounded time.
+"""SIGTERM, SIGINT and SIGHUP end a run with a finished report, within a bounded time.
 
 What ``timeout``, systemd, a CronJob's deadline and Ctrl-C send. The first signal:
 
@@ -36,7 +36,7 @@ from wcp_acceptance.plugin.finish import report_headline as _headline
 from wcp_acceptance.plugin.state import RUN, SuiteRun
 from wcp_acceptance.report import provisional
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: the terminal or ssh session went away
 DEFAULT_GRACE_S = 10.0
 HTML_WRITE_GRACE_S = 2.0  # pytest-html already writing report.html when the grace ends: let it finish
 FINAL_WRITE_S = 5.0  # the most the watchdog waits for its own writes before it exits
@@ -101,6 +101,8 @@ class Stopper:
             return  # signals reach the main thread only: leave the defaults
         self.out_fd, self.err_fd = os.dup(1), os.dup(2)
         for signum in SIGNALS:
+            if signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # started under nohup: a hangup is meant to be ignored
             self.previous[signum] = signal.signal(signum, self.on_signal)
 
     def restore(self) -> None:
