@@ -98,7 +98,17 @@ class SlbPool:
     def from_json(cls, obj: Mapping[str, Any]) -> SlbPool:
         raw = obj.get("members") or []
         members = tuple(PoolMember.from_json(m) for m in raw if isinstance(m, Mapping))
-        return cls(str(obj.get("path") or f"/infra/lb-pools/{obj.get('id')}"), members, _trim(obj, _POOL_KEYS))
+        return cls(pool_path_of(obj), members, _trim(obj, _POOL_KEYS))
+
+
+def pool_path_of(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("path") or f"/infra/lb-pools/{obj.get('id')}")
+
+
+def vip_pool_paths(vip: IPv4Address, virtual_servers: Iterable[DlbVirtualServer]) -> frozenset[str]:
+    """The pools the VIP's (non-DLB) virtual servers name: the only pools a run keeps of the whole list."""
+    return frozenset(vs.pool_path for vs in virtual_servers
+                     if vs.ip == str(vip) and vs.created_for != "DLB" and vs.pool_path)
 
 
 @dataclass(frozen=True)
