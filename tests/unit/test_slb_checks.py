@@ -25,6 +25,7 @@ from wcp_acceptance.checks.slb import (
     compare_slb,
     slb_service_path,
 )
+from wcp_acceptance.report.watched import facts
 from wcp_acceptance.targets import VipPort
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "nsx"
@@ -245,3 +246,10 @@ def test_the_seed_model_passes_and_its_faults_are_caught() -> None:
     model = SupervisorModel.seed()
     model.add_slb_member("kube-system", "kube-apiserver-lb-svc", "10.244.0.14")
     assert "10.244.0.14:6443 is not a control-plane VM" in check_slb_members(P6443, model_comparison(model)).cause
+
+
+def test_a_passing_run_keeps_the_virtual_server_and_members_for_diffs() -> None:
+    slb = comparison()
+    vs = facts(CHECK_VS, check_slb_virtual_server(P443, slb).observed)
+    assert vs == {"virtual server": "kube-apiserver-lb-svc_443_TCP_slb01"}
+    assert facts(CHECK_MEMBERS, check_slb_members(P443, slb).observed) == {"members": ", ".join(sorted(CP.values()))}
