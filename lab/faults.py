@@ -101,7 +101,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DLB-002", "*", "error", "refused"),
        E("WCP-EGR-002", "*", "error", "refused"),
        E("WCP-NCP-001", "*", "error", "refused"),
-       E("WCP-NCP-002", "*", "error", "refused")),
+       E("WCP-NCP-002", "*", "error", "refused"),
+       E("WCP-SLB-001", "kube-system/*", "error", "refused")),
     _f("vip-cert-wrong-name", "kube-apiserver serves a certificate for another name", ("sims",),
        E("WCP-VIP-002", "*", "failed", "kube.other"),
        E("WCP-VIP-003", "*", "failed", "WCP-VIP-002"),
@@ -109,7 +110,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DLB-002", "*", "error", "certificate"),
        E("WCP-EGR-002", "*", "error", "certificate"),
        E("WCP-NCP-001", "*", "error", "certificate"),
-       E("WCP-NCP-002", "*", "error", "certificate")),
+       E("WCP-NCP-002", "*", "error", "certificate"),
+       E("WCP-SLB-001", "kube-system/*", "error", "certificate")),
     _f("cp-vm-unreachable", "the last control-plane VM's sshd is gone", ("sshd",),
        E("WCP-DNS-001", "cp-3/*", "error", "refused"),
        E("WCP-DNS-002", "cp-3/*", "error", "refused"),
@@ -135,7 +137,27 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("nsx-api-unavailable", "every NSX API call answers 503", ("sims",),
        E("WCP-DLB-001", "*", "error", "503"),
        E("WCP-DLB-002", "*", "error", "503"),
-       E("WCP-EGR-002", "*", "error", "503")),
+       E("WCP-EGR-002", "*", "error", "503"),
+       E("WCP-SLB-001", "*:*", "error", "503"),
+       E("WCP-SLB-002", "*:*", "error", "503")),
+    # slb: the API VIP's SLB pool and Service, NSX and the edge changed together
+    _f("slb-member-missing",
+       "the API VIP's pools lack cp-3's workload address and the edge's DNAT no longer sends to cp-3: the VIP "
+       "still works through cp-1 and cp-2, so only the pool check sees it",
+       ("edge", "sims"),
+       E("WCP-SLB-002", "*:*", "failed", "cp-3's workload address")),
+    _f("slb-member-dead",
+       "the API VIP's pools hold an unused address of the segment besides the three VMs, and the edge's DNAT "
+       "round robin includes it: every fourth new connection from other clients goes nowhere. The runner's "
+       "connections get a fixed share of the three live VMs (matched on its address first, as a source hash "
+       "would pin it), so the VIP checks from the runner always pass and the outcome is the same every run; "
+       "only the pool check sees the dead member",
+       ("edge", "sims"),
+       E("WCP-SLB-002", "*:*", "failed", "not a control-plane VM")),
+    _f("slb-ingress-wrong",
+       "kube-apiserver-lb-svc's status.loadBalancer.ingress names another address of the ingress range than "
+       "the VIP (NSX and the edge keep the VIP)", ("sims",),
+       E("WCP-SLB-001", "kube-system/*", "failed", "different VIP")),
 )}
 
 
@@ -170,6 +192,55 @@ def silent_vm_ruleset(ssh_port: int, *, silent: bool) -> str:
         text += (f"table inet {SILENT_TABLE} {{\n  chain input {{\n    type filter hook input priority filter - 10; "
                  f"policy accept;\n    tcp dport {ssh_port} drop\n  }}\n}}\n")
     return text
+
+
+# ---- slb: what the SLB faults change, on both planes -------------------------------------------------
+APISERVER_SERVICE = ("kube-system", "kube-apiserver-lb-svc")
+
+
+def slb_missing_vm(topology: Topology) -> str:
+    """The control-plane VM slb-member-missing takes out of the API VIP's pools (and the edge's DNAT)."""
+    return sorted(topology.control_planes)[-1]
+
+
+def slb_dead_member(topology: Topology) -> IPv4Address:
+    """An address of the segment no node uses: the dead member of slb-member-dead."""
+    used = {topology.edge[1].downlink, *(vm.workload for vm in topology.control_planes.values())}
+    return next(ip for ip in reversed(list(topology.networks.segment.hosts())) if ip not in used)
+
+
+def slb_wrong_ingress(topology: Topology) -> IPv4Address:
+    """An address of the ingress range that is not the VIP: what slb-ingress-wrong's Service reports."""
+    vip = topology.api_vip.address
+    return next(ip for ip in reversed(list(topology.networks.ingress.hosts())) if ip != vip)
+
+
+def vip_dnat(topology: Topology, faults: Iterable[str]) -> tuple[list[IPv4Address] | None,
+                                                                   tuple[IPv4Address, list[IPv4Address]] | None]:
+    """The edge's VIP members under ``faults`` (None: the three VMs) and a pinned (source, members) share."""
+    active = set(faults)
+    live = [vm.workload for _name, vm in sorted(topology.control_planes.items())]
+    members: list[IPv4Address] | None = None
+    pinned: tuple[IPv4Address, list[IPv4Address]] | None = None
+    if "slb-member-missing" in active:
+        gone = topology.control_planes[slb_missing_vm(topology)].workload
+        live = [ip for ip in live if ip != gone]
+        members = live
+    if "slb-member-dead" in active:
+        members = [*live, slb_dead_member(topology)]
+        pinned = (topology.jumpbox[1].management, live)
+    return members, pinned
+
+
+def apply_slb_to_model(model: SupervisorModel, faults: set[str], topology: Topology) -> None:
+    """The NSX/Kubernetes side of the SLB faults (the edge side is :func:`vip_dnat`)."""
+    namespace, service = APISERVER_SERVICE
+    if "slb-member-missing" in faults:
+        model.drop_slb_member(namespace, service, str(topology.control_planes[slb_missing_vm(topology)].workload))
+    if "slb-member-dead" in faults:
+        model.add_slb_member(namespace, service, str(slb_dead_member(topology)))
+    if "slb-ingress-wrong" in faults:
+        model.set_ingress_ip(namespace, service, str(slb_wrong_ingress(topology)))
 
 
 def apply_to_model(model: SupervisorModel, faults: set[str]) -> None:

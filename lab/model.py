@@ -114,6 +114,7 @@ class ServiceSpec:
     type: str = "ClusterIP"  # ClusterIP | NodePort | LoadBalancer | ExternalName
     load_balancer_ip: str | None = None
     external_name: str | None = None
+    ingress_ip: str | None = None  # status.loadBalancer.ingress[].ip when it differs from load_balancer_ip
 
     @property
     def uid(self) -> str:
@@ -304,21 +305,42 @@ class SupervisorModel:
     def realize(self) -> None:
         """Do what NCP does: one DLB virtual server per ClusterIP (Service, port, protocol),
         SLB virtual servers for LoadBalancer ingress VIPs, and the Supervisor's NAT rules."""
-        self.virtual_servers = []
-        for svc in self.services:
-            if not svc.has_cluster_ip:
-                continue
-            for sp in svc.ports:
-                vs_id = f"{svc.name}_{sp.port}_{sp.protocol}_{suffix5(svc.uid)}"
-                self.virtual_servers.append(
+        self.virtual_servers = [vs for svc in self.services for vs in self._realize_service(svc)]
+        self.realize_nat()
+
+    def _realize_service(self, svc: ServiceSpec) -> list[VirtualServer]:
+        """The virtual servers (and, through their members, pools) NCP makes for one Service."""
+        made: list[VirtualServer] = []
+        if not svc.has_cluster_ip:
+            return made
+        for sp in svc.ports:
+            vs_id = f"{svc.name}_{sp.port}_{sp.protocol}_{suffix5(svc.uid)}"
+            made.append(
+                VirtualServer(
+                    id=vs_id,
+                    display_name=f"{svc.name}_{sp.port}_{sp.protocol}",
+                    ip_address=str(svc.cluster_ip),
+                    ports=[str(sp.port)],
+                    protocol=sp.protocol,
+                    lb_service_path=f"/infra/lb-services/{self.dlb_lb_service_id}",
+                    created_for="DLB",
+                    namespace=svc.namespace,
+                    service=svc.name,
+                    service_uid=svc.uid,
+                    service_port=sp.port,
+                    pool_members=[(ip, sp.target_port or sp.port) for ip in self.workload_ips],
+                )
+            )
+            if svc.type == "LoadBalancer" and svc.load_balancer_ip:
+                made.append(
                     VirtualServer(
-                        id=vs_id,
-                        display_name=f"{svc.name}_{sp.port}_{sp.protocol}",
-                        ip_address=str(svc.cluster_ip),
+                        id=f"slb_{svc.namespace}_{svc.name}_{sp.port}_{sp.protocol}",
+                        display_name=f"{svc.namespace}-{svc.name}-{sp.port}",
+                        ip_address=svc.load_balancer_ip,
                         ports=[str(sp.port)],
                         protocol=sp.protocol,
-                        lb_service_path=f"/infra/lb-services/{self.dlb_lb_service_id}",
-                        created_for="DLB",
+                        lb_service_path=f"/infra/lb-services/lbs_{self.system_tier1}",
+                        created_for="SLB",
                         namespace=svc.namespace,
                         service=svc.name,
                         service_uid=svc.uid,
@@ -326,24 +348,7 @@ class SupervisorModel:
                         pool_members=[(ip, sp.target_port or sp.port) for ip in self.workload_ips],
                     )
                 )
-                if svc.type == "LoadBalancer" and svc.load_balancer_ip:
-                    self.virtual_servers.append(
-                        VirtualServer(
-                            id=f"slb_{svc.namespace}_{svc.name}_{sp.port}_{sp.protocol}",
-                            display_name=f"{svc.namespace}-{svc.name}-{sp.port}",
-                            ip_address=svc.load_balancer_ip,
-                            ports=[str(sp.port)],
-                            protocol=sp.protocol,
-                            lb_service_path=f"/infra/lb-services/lbs_{self.system_tier1}",
-                            created_for="SLB",
-                            namespace=svc.namespace,
-                            service=svc.name,
-                            service_uid=svc.uid,
-                            service_port=sp.port,
-                            pool_members=[(ip, sp.target_port or sp.port) for ip in self.workload_ips],
-                        )
-                    )
-        self.realize_nat()
+        return made
 
     def realize_nat(self) -> None:
         """The Supervisor's three NAT rules on its Tier-1, from the model's networks."""
@@ -389,6 +394,48 @@ class SupervisorModel:
         )
         self.virtual_servers.append(vs)
         return vs
+
+    def serve_api_vip_at(self, vip: str, ports: list[int], workload_ips: list[str]) -> None:
+        """Move the API VIP (kube-apiserver-lb-svc's ingress and ports) and the VMs' workload addresses to
+        where a simulator stack listens; NSX's objects for that Service are made again, the pools of the
+        others follow the VMs' new addresses, and every other change already made to the model is kept."""
+        moved = dict(zip(self.workload_ips, workload_ips, strict=False))
+        self.api_vip, self.workload_ips = vip, list(workload_ips)
+        for vs in self.virtual_servers:
+            vs.pool_members = [(moved.get(ip, ip), port) for ip, port in vs.pool_members]
+        for svc in self.services:
+            if (svc.namespace, svc.name) == ("kube-system", "kube-apiserver-lb-svc"):
+                svc.load_balancer_ip = vip
+                names = [sp.name for sp in svc.ports] + [None] * len(ports)
+                svc.ports = [ServicePortSpec(port, "TCP", names[i]) for i, port in enumerate(ports)]
+                kept = [vs for vs in self.virtual_servers if (vs.namespace, vs.service) != (svc.namespace, svc.name)]
+                self.virtual_servers = kept + self._realize_service(svc)
+
+    # ---- slb faults: the API VIP's SLB pools (the edge's DNAT is changed to match by lab.runtime) --------
+    def slb_virtual_servers(self, namespace: str, service: str) -> list[VirtualServer]:
+        found = [vs for vs in self.virtual_servers
+                 if (vs.created_for, vs.namespace, vs.service) == ("SLB", namespace, service)]
+        if not found:
+            raise KeyError(f"no SLB virtual server for {namespace}/{service}")
+        return found
+
+    def drop_slb_member(self, namespace: str, service: str, ip: str) -> None:
+        """NCP lost one endpoint of a LoadBalancer Service: its pools no longer hold ``ip``."""
+        for vs in self.slb_virtual_servers(namespace, service):
+            vs.pool_members = [(addr, port) for addr, port in vs.pool_members if addr != ip]
+
+    def add_slb_member(self, namespace: str, service: str, ip: str) -> None:
+        """A member that is no endpoint of the Service (a dead or foreign address), on each pool's port."""
+        for vs in self.slb_virtual_servers(namespace, service):
+            vs.pool_members = [*vs.pool_members, (ip, vs.service_port)]
+
+    def set_ingress_ip(self, namespace: str, service: str, ip: str) -> None:
+        """The Service's status.loadBalancer.ingress names ``ip`` (NSX keeps the VIP)."""
+        for svc in self.services:
+            if (svc.namespace, svc.name) == (namespace, service):
+                svc.ingress_ip = ip
+                return
+        raise KeyError(f"no Service {namespace}/{service}")
 
     def mismatch_dlb_port(self, namespace: str, service: str, port: int, protocol: str,
                           new_port: int | None = None, new_protocol: str | None = None) -> VirtualServer:

@@ -8,7 +8,8 @@ rendering a modified ruleset and applying it, and clearing the fault re-applies 
 Chains (edge interfaces: eth0 uplink to the router, eth1 downlink on the segment):
 
 ``vip``        nat/prerouting: ``<vip> tcp dport P`` -> DNAT round robin (``numgen inc``) to the
-               members' workload addresses, same port P.
+               members' workload addresses, same port P; a pinned source (a fault's fixed share for
+               one client) is matched first with its own members.
 ``postrouting``nat/postrouting: hairpin SNAT to the downlink address for DNATed traffic from the
                segment back onto it (NSX's LB SNAT); then NCP's NAT rules in order for traffic
                forwarded from the segment out of the uplink: NO_SNAT -> ``accept``, SNAT -> ``snat to``.
@@ -68,6 +69,7 @@ def edge_ruleset(
     nat: Sequence[NatRule] | None = None,
     vip_ports: Sequence[int] | None = None,
     vip_members: Sequence[IPv4Address] | None = None,
+    vip_pinned: tuple[IPv4Address, Sequence[IPv4Address]] | None = None,
     urpf: bool = True,
 ) -> str:
     """The ``nft -f`` text for the edge; keyword arguments override the topology (for faults)."""
@@ -78,8 +80,14 @@ def edge_ruleset(
     ports = topology.api_vip.ports if vip_ports is None else tuple(vip_ports)
     members = [vm.workload for vm in topology.control_planes.values()] if vip_members is None else list(vip_members)
 
-    vip_lines = [f'ip daddr {vip} tcp dport {port} {_dnat(members)} comment "vip {vip}:{port}"'
-                 for port in ports if members]
+    vip_lines: list[str] = []
+    for port in ports:
+        if vip_pinned is not None and vip_pinned[1]:  # one client's fixed share of the members, matched first
+            source, share = vip_pinned
+            vip_lines.append(f'ip daddr {vip} tcp dport {port} ip saddr {source} {_dnat(list(share))} '
+                             f'comment "vip {vip}:{port} from {source}"')
+        if members:
+            vip_lines.append(f'ip daddr {vip} tcp dport {port} {_dnat(members)} comment "vip {vip}:{port}"')
     post_lines = [
         f'oifname "{DOWNLINK}" ct status dnat ip saddr {nets.namespace} snat to {edge.downlink} comment "lb hairpin"',
         *nat_rule_lines(rules),

@@ -115,7 +115,9 @@ class LabRuntime:
 
     def edge_text(self) -> str:
         ports = [p for p in self.topology.api_vip.ports if not ("vip-6443-down" in self.faults and p == 6443)]
-        text = edge_ruleset(self.topology, nat=self.nat_rules(), vip_ports=ports)
+        members, pinned = fault_catalogue.vip_dnat(self.topology, self.faults)
+        text = edge_ruleset(self.topology, nat=self.nat_rules(), vip_ports=ports, vip_members=members,
+                            vip_pinned=pinned)
         nets = self.topology.networks
         body = ""
         if "egress-blackholed" in self.faults:  # new flows from the cluster to anywhere outside it vanish
@@ -136,6 +138,7 @@ class LabRuntime:
             service_cidr=str(nets.service), ingress_cidr=str(nets.ingress), egress_cidr=str(nets.egress),
             egress_ip=str(nets.egress_ip))
         fault_catalogue.apply_to_model(model, self.faults)
+        fault_catalogue.apply_slb_to_model(model, self.faults, self.topology)
         return model
 
     def sim_state(self) -> SimState:

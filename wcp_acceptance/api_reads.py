@@ -6,10 +6,18 @@ from __future__ import annotations
 from wcp_acceptance import discovery
 from wcp_acceptance.checks.dlb import DlbComparison, DlbVirtualServer, compare_dlb, dlb_lb_service_path
 from wcp_acceptance.checks.ncp import NCP_NAMESPACE
+from wcp_acceptance.checks.slb import (
+    APISERVER_SERVICE,
+    SlbComparison,
+    SlbPool,
+    compare_slb,
+    pool_path_of,
+    vip_pool_paths,
+)
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.targets import ServicePort
-from wcp_acceptance.transport.kube import KubeReader
+from wcp_acceptance.transport.kube import KubeApiError, KubeReader
 from wcp_acceptance.transport.nsx import NsxReader
 
 
@@ -41,14 +49,47 @@ def service_ports(kube: KubeReader) -> list[ServicePort]:
     return kube.cluster_ip_service_ports()
 
 
-def dlb_comparison(nsx: NsxReader, cluster: str, ports: list[ServicePort]) -> DlbComparison:
-    """The Service ports matched against the cluster's DLB virtual servers, once for both DLB checks.
+def lb_services(nsx: NsxReader) -> list[dict[str, object]]:
+    """Every lb-service (one list), shared by the DLB and SLB checks."""
+    return nsx.lb_services()
 
-    The virtual servers come from one cursor-paginated list, each page made compact as it arrives
-    (:class:`DlbVirtualServer`): their raw JSON is never held all at once."""
-    path = discovery.dlb_service_path(nsx.lb_services(), cluster) or dlb_lb_service_path(cluster)
-    servers = nsx.collect("/infra/lb-virtual-servers", DlbVirtualServer.from_json)
+
+def virtual_servers(nsx: NsxReader) -> list[DlbVirtualServer]:
+    """Every virtual server from one cursor-paginated list, each page made compact as it arrives
+    (:class:`DlbVirtualServer`: their raw JSON is never held all at once); shared by the DLB and SLB checks."""
+    return nsx.collect("/infra/lb-virtual-servers", DlbVirtualServer.from_json)
+
+
+def dlb_comparison(services: list[dict[str, object]], servers: list[DlbVirtualServer], cluster: str,
+                   ports: list[ServicePort]) -> DlbComparison:
+    """The Service ports matched against the cluster's DLB virtual servers, once for both DLB checks."""
+    path = discovery.dlb_service_path(services, cluster) or dlb_lb_service_path(cluster)
     return compare_dlb(ports, servers, path, cluster)
+
+
+def slb_comparison(inventory: Inventory, nsx: NsxReader, services: list[dict[str, object]],
+                   servers: list[DlbVirtualServer], cluster: str | None) -> SlbComparison:
+    """The API VIP's SLB virtual servers, the Supervisor's lb-service and the pools they name, once for both
+    SLB checks. The pools are one list, only those the VIP's virtual servers name kept, page by page. The NCP
+    cluster name only picks the lb-service by its tags: without it (it may need Kubernetes), the lb-service
+    the VIP's virtual servers name is used."""
+    control_plane = {vm.name: str(vm.workload_interfaces[0][1].address.ip)
+                     for vm in inventory.supervisor.control_plane}
+    wanted = vip_pool_paths(inventory.api_vip.address, servers)
+    kept = nsx.collect("/infra/lb-pools", lambda obj: SlbPool.from_json(obj) if pool_path_of(obj) in wanted else None)
+    pools = [pool for pool in kept if pool is not None]  # other pools' JSON is dropped as it arrives
+    return compare_slb(inventory.api_vip.address, control_plane, servers, services, pools, cluster)
+
+
+def apiserver_lb_service(kube: KubeReader) -> dict[str, object] | None:
+    """``kube-system/kube-apiserver-lb-svc`` (one GET); None when it does not exist."""
+    namespace, name = APISERVER_SERVICE
+    try:
+        return kube.service(namespace, name)
+    except KubeApiError as error:
+        if error.status == 404:
+            return None
+        raise
 
 
 def nsx_nat(nsx: NsxReader, cluster: str) -> dict[str, object]:

@@ -60,6 +60,9 @@ AREAS: tuple[Area, ...] = (
          "Service ports"),
     Area("vip", "API VIP", "the kube-apiserver VIP (TCP, TLS, /version) on 443 and 6443"),
     Area("ncp", "NCP", "the NSX Container Plugin (pod health, the NSX managers it uses)"),
+    # slb: the API VIP as NSX holds it
+    Area("slb", "API VIP in NSX", "the NSX SLB virtual servers, pool members and LoadBalancer Service behind the "
+         "kube-apiserver VIP"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -111,6 +114,17 @@ CHECKS: tuple[Check, ...] = (
     Check("WCP-NCP-002", "ncp", "NCP writes to the inventory's NSX managers",
           "NCP's nsx_api_managers are the NSX managers the inventory names",
           "ncp.ini in the nsx-ncp-config ConfigMap", doc=SEED, needs=("kubernetes", "nsx.managers")),
+    # slb: the API VIP as NSX holds it
+    Check("WCP-SLB-001", "slb", "API VIP has its SLB virtual servers",
+          "for each API VIP port an enabled SLB virtual server with a pool exists on the Supervisor's lb-service, "
+          "and kube-system/kube-apiserver-lb-svc has status.loadBalancer.ingress[].ip equal to the VIP",
+          "the virtual server and lb-service lists the DLB checks read; one GET of the Service", doc=NCP_OBJECTS,
+          needs=("api_vip", "nsx", "kubernetes")),
+    Check("WCP-SLB-002", "slb", "API VIP pool holds exactly the control-plane VMs",
+          "the pool of each API VIP port holds exactly the control-plane VMs' workload addresses on that port, "
+          "admin_state ENABLED (run-time UP/DOWN from detailed-status is not read: its shape is not public)",
+          "one list of LB pools, kept only for the pools the VIP's virtual servers name", doc=NCP_OBJECTS,
+          needs=("api_vip", "supervisor.control_plane", "nsx")),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

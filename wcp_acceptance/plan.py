@@ -10,7 +10,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from wcp_acceptance.inventory.model import Inventory
-from wcp_acceptance.targets import DnsProbe, EgressProbe, NatCase, ResolverProbe, RouteProbe, VipPort
+from wcp_acceptance.targets import DnsProbe, EgressProbe, NatCase, ResolverProbe, RouteProbe, ServiceRef, VipPort
 
 
 def dns_probes(inv: Inventory, *, ptr_only: bool = False) -> list[DnsProbe]:
@@ -97,3 +97,12 @@ def nat_cases(inv: Inventory) -> list[NatCase]:
         NatCase("inside the cluster", source, inside, None),
         NatCase("to the egress range", source, egress_peer, None),
     ]
+
+
+# ---- slb -------------------------------------------------------------------------------------------
+API_SERVICE = ServiceRef("kube-system", "kube-apiserver-lb-svc")
+
+
+def slb_targets(inv: Inventory) -> list[VipPort | ServiceRef]:
+    """WCP-SLB-001's targets: each API VIP port (its SLB virtual server), then the VIP's LoadBalancer Service."""
+    return [*vip_ports(inv), API_SERVICE]

@@ -42,16 +42,45 @@ class Readers:
 
 Read = Callable[[Readers, Callable[[str], Any]], object]
 
-# session fixture name -> (readers it needs, how it is read given the readers and the earlier reads)
-READS: dict[str, tuple[tuple[str, ...], Read]] = {
-    "ncp_cluster": (("kube",), lambda r, got: api_reads.ncp_cluster(r.inventory, cast(KubeReader, r.kube))),
-    "service_ports": (("kube",), lambda r, got: api_reads.service_ports(cast(KubeReader, r.kube))),
-    "dlb_comparison": (("nsx",), lambda r, got: api_reads.dlb_comparison(cast(NsxReader, r.nsx), got("ncp_cluster"),
-                                                                         got("service_ports"))),
-    "nsx_nat": (("nsx",), lambda r, got: api_reads.nsx_nat(cast(NsxReader, r.nsx), got("ncp_cluster"))),
-    "ncp_namespace_pods": (("kube",), lambda r, got: api_reads.ncp_namespace_pods(cast(KubeReader, r.kube))),
-    "ncp_ini_managers": (("kube",), lambda r, got: api_reads.ncp_ini_managers(cast(KubeReader, r.kube))),
+
+def _optional_cluster(got: Callable[[str], Any]) -> str | None:
+    try:
+        return cast(str, got("ncp_cluster"))
+    except ObservationError:
+        return None
+
+
+def _kube(r: Readers) -> KubeReader:
+    return cast(KubeReader, r.kube)
+
+
+def _nsx(r: Readers) -> NsxReader:
+    return cast(NsxReader, r.nsx)
+
+
+# session fixture name -> (readers it needs, reads it needs, how it is read given the readers and those reads)
+READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
+    "ncp_cluster": (("kube",), (), lambda r, got: api_reads.ncp_cluster(r.inventory, _kube(r))),
+    "service_ports": (("kube",), (), lambda r, got: api_reads.service_ports(_kube(r))),
+    "nsx_lb_services": (("nsx",), (), lambda r, got: api_reads.lb_services(_nsx(r))),
+    "nsx_virtual_servers": (("nsx",), (), lambda r, got: api_reads.virtual_servers(_nsx(r))),
+    "dlb_comparison": ((), ("nsx_lb_services", "nsx_virtual_servers", "ncp_cluster", "service_ports"),
+                       lambda r, got: api_reads.dlb_comparison(got("nsx_lb_services"), got("nsx_virtual_servers"),
+                                                               got("ncp_cluster"), got("service_ports"))),
+    "nsx_nat": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.nsx_nat(_nsx(r), got("ncp_cluster"))),
+    "ncp_namespace_pods": (("kube",), (), lambda r, got: api_reads.ncp_namespace_pods(_kube(r))),
+    "ncp_ini_managers": (("kube",), (), lambda r, got: api_reads.ncp_ini_managers(_kube(r))),
+    "slb_comparison": (("nsx", "kube"), ("nsx_lb_services", "nsx_virtual_servers"),
+                       lambda r, got: api_reads.slb_comparison(r.inventory, _nsx(r), got("nsx_lb_services"),
+                                                               got("nsx_virtual_servers"), _optional_cluster(got))),
+    "apiserver_lb_service": (("kube",), (), lambda r, got: api_reads.apiserver_lb_service(_kube(r))),
 }
+
+
+def _readers_of(name: str) -> set[str]:
+    """Every reader ``name`` needs, through the reads it needs."""
+    readers, needs, _ = READS[name]
+    return set(readers).union(*(_readers_of(n) for n in needs))
 
 
 class DaemonThreads(Executor):
@@ -95,8 +124,9 @@ class ApiPrefetch:
 
     def start(self, executor: Executor, readers: Readers, names: Iterable[str]) -> None:
         """Read ``names`` (those of :data:`READS` whose readers exist) in one thread of ``executor``."""
+        # a read whose reader could not be made is left to its fixture, which raises the reader's own error
         wanted = [n for n in READS if n in set(names)
-                  and all(getattr(readers, reader) is not None for reader in READS[n][0])]
+                  and all(getattr(readers, reader) is not None for reader in _readers_of(n))]
         if wanted:
             self._future = executor.submit(self._read_all, readers, wanted)
 
@@ -113,7 +143,7 @@ class ApiPrefetch:
 
     def _read(self, readers: Readers, name: str, got: Callable[[str], Any]) -> tuple[bool, object]:
         try:
-            outcome: tuple[bool, object] = (True, READS[name][1](readers, got))
+            outcome: tuple[bool, object] = (True, READS[name][2](readers, got))
         except Exception as error:  # kept for the fixture, which raises it as its own read would
             outcome = (False, error)
         with self._lock:

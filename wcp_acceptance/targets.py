@@ -109,3 +109,17 @@ class NatCase:
 
     def __str__(self) -> str:
         return f"{self.source} -> {self.destination} ({self.label})"
+
+
+# ---- slb -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """A Kubernetes Service judged as a whole (``namespace/name``), e.g. the API VIP's LoadBalancer Service."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"

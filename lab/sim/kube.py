@@ -281,7 +281,7 @@ def service_object(svc: ServiceSpec, created: str) -> JsonDict:
     spec["internalTrafficPolicy"] = "Cluster"
     status: JsonDict = {"loadBalancer": {}}
     if svc.type == "LoadBalancer" and svc.load_balancer_ip:
-        status = {"loadBalancer": {"ingress": [{"ip": svc.load_balancer_ip, "ipMode": "VIP"}]}}
+        status = {"loadBalancer": {"ingress": [{"ip": svc.ingress_ip or svc.load_balancer_ip, "ipMode": "VIP"}]}}
     return {"metadata": metadata, "spec": spec, "status": status}
 
 

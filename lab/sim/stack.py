@@ -72,6 +72,11 @@ class SimStack:
                 self._add(SimServer(KubeApiHandler, self.kube, self.ca.server_context(*vip_names), host=self.vip_host))
                 for _ in range(2)
             ]
+            # NSX's SLB virtual servers and kube-apiserver-lb-svc name the VIP and ports served here, and the
+            # pools the inventory's VMs (eth1 127.0.64.2-4), as NCP would have realised them
+            self.model.serve_api_vip_at(self.vip_host, self.vip_ports, [f"127.0.64.{2 + i}" for i in range(3)])
+            self.nsx.refresh()
+            self.kube.refresh()
         except BaseException:
             self.stop()
             raise

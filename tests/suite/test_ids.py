@@ -32,6 +32,10 @@ def test_ids_of_the_example_site_read_as_sentences(tmp_path: Path) -> None:
         "[10.244.0.2 -> 10.244.0.16 (inside the cluster)]",
         "tests_live/test_apiserver_vip.py::test_vip_completes_tls[172.16.1.2:6443]",
         "tests_live/test_clusterip_dlb.py::test_every_service_port_has_dlb_virtual_server",
+        "tests_live/test_apiserver_slb.py::test_vip_has_slb_virtual_server_and_service_ingress[172.16.1.2:6443]",
+        "tests_live/test_apiserver_slb.py::test_vip_has_slb_virtual_server_and_service_ingress"
+        "[kube-system/kube-apiserver-lb-svc]",
+        "tests_live/test_apiserver_slb.py::test_vip_pool_holds_exactly_the_control_plane_vms[172.16.1.2:443]",
     ):
         assert expected in ids
     assert not [i for i in ids if re.search(r"\[\w+\d+\]$", i)], "an id fell back to argname<N>"

@@ -24,7 +24,7 @@ def readers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Readers:
     return Readers(load_inventory(write(tmp_path, example_data())), kube=object(), nsx=None)  # type: ignore[arg-type]
 
 
-def reads(monkeypatch: pytest.MonkeyPatch, table: dict[str, tuple[tuple[str, ...], Any]]) -> None:
+def reads(monkeypatch: pytest.MonkeyPatch, table: dict[str, tuple[tuple[str, ...], tuple[str, ...], Any]]) -> None:
     monkeypatch.setattr(prefetch, "READS", table)
 
 
@@ -34,9 +34,10 @@ def test_outcomes_and_errors_are_taken_by_name_and_a_dependency_error_carries_ov
         raise ObservationError("NCP cluster name", "not found")
 
     reads(monkeypatch, {
-        "ncp_cluster": (("kube",), broken),
-        "service_ports": (("kube",), lambda r, got: [1, 2]),
-        "dlb_comparison": (("kube",), lambda r, got: (got("ncp_cluster"), got("service_ports"))),
+        "ncp_cluster": (("kube",), (), broken),
+        "service_ports": (("kube",), (), lambda r, got: [1, 2]),
+        "dlb_comparison": ((), ("ncp_cluster", "service_ports"), lambda r, got: (got("ncp_cluster"),
+                                                                                 got("service_ports"))),
     })
     api = ApiPrefetch()
     api.start(DaemonThreads("t"), readers, {"ncp_cluster", "service_ports", "dlb_comparison"})
@@ -49,9 +50,13 @@ def test_outcomes_and_errors_are_taken_by_name_and_a_dependency_error_carries_ov
 
 def test_reads_whose_reader_is_missing_are_left_to_the_fixture(monkeypatch: pytest.MonkeyPatch,
                                                               readers: Readers) -> None:
-    reads(monkeypatch, {"nsx_nat": (("nsx",), lambda r, got: pytest.fail("no NSX reader"))})
+    reads(monkeypatch, {"ncp_cluster": (("kube",), (), lambda r, got: "domain-c8"),
+                        "nsx_nat": (("nsx",), ("ncp_cluster",), lambda r, got: pytest.fail("no NSX reader")),
+                        "slb_comparison": ((), ("nsx_nat",), lambda r, got: pytest.fail("needs NSX through nsx_nat"))})
     api = ApiPrefetch()
-    api.start(DaemonThreads("t"), readers, {"nsx_nat"})
+    api.start(DaemonThreads("t"), readers, {"ncp_cluster", "nsx_nat", "slb_comparison"})
+    assert api.take("ncp_cluster", lambda: "read again") == "domain-c8"
+    assert api.take("slb_comparison", lambda: "read by its fixture") == "read by its fixture"
     assert api.take("nsx_nat", lambda: "read by the fixture") == "read by the fixture"
 
 
@@ -65,7 +70,8 @@ def test_take_waits_for_the_background_reads_before_the_caller_uses_a_reader(
         busy.clear()
         return "pods"
 
-    reads(monkeypatch, {"ncp_namespace_pods": (("kube",), slow), "ncp_ini_managers": (("kube",), lambda r, g: [])})
+    reads(monkeypatch, {"ncp_namespace_pods": (("kube",), (), slow),
+                        "ncp_ini_managers": (("kube",), (), lambda r, g: [])})
     api = ApiPrefetch()
     api.start(DaemonThreads("t"), readers, {"ncp_namespace_pods"})
     assert busy.wait(2)

@@ -127,6 +127,22 @@ class DlbVirtualServer:
             detail=tuple(detail),
         )
 
+    def field(self, key: str) -> Any:
+        """One of the kept explaining fields (:data:`_TRIM_KEYS`), or None when the object had none."""
+        for index in range(0, len(self.detail), 2):
+            if self.detail[index] == key:
+                return self.detail[index + 1]
+        return None
+
+    @property
+    def enabled(self) -> bool:
+        """NSX's ``enabled`` (default true when the object omits it)."""
+        return self.field("enabled") is not False
+
+    @property
+    def pool_path(self) -> str:
+        return str(self.field("pool_path") or "")
+
     @property
     def keys(self) -> tuple[Key, ...]:
         return tuple((self.ip, port, self.protocol) for port in self.ports)

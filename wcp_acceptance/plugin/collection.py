@@ -11,7 +11,16 @@ from wcp_acceptance import catalogue, plan
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.plugin.state import INVENTORY, RUN
 from wcp_acceptance.report.summary import TestRecord
-from wcp_acceptance.targets import DnsProbe, EgressProbe, NatCase, ResolverProbe, RouteProbe, ServicePort, VipPort
+from wcp_acceptance.targets import (
+    DnsProbe,
+    EgressProbe,
+    NatCase,
+    ResolverProbe,
+    RouteProbe,
+    ServicePort,
+    ServiceRef,
+    VipPort,
+)
 
 # what each parametrised fixture name takes from the inventory
 PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
@@ -22,8 +31,9 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "egress_probe": plan.egress_probes,
     "vip_port": plan.vip_ports,
     "nat_case": plan.nat_cases,
+    "slb_target": plan.slb_targets,
 }
-TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort)
+TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort, ServiceRef)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -48,6 +48,9 @@ WATCHED: dict[str, tuple[tuple[str, Callable[[str], str | None]], ...]] = {
     "WCP-VIP-003": (("gitVersion", _one(r"gitVersion (\S+)")),),
     "WCP-NCP-001": (("restarts", _one(r"\((\d+) restarts?\)")),),
     "WCP-NCP-002": (("nsx_api_managers", _sorted_list(r"nsx_api_managers = (.+)$")),),
+    # slb
+    "WCP-SLB-001": (("virtual server", _one(r" id=(\S+)>")),),
+    "WCP-SLB-002": (("members", _addresses),),
 }
 
 

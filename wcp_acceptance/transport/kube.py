@@ -185,6 +185,10 @@ class KubeReader:
     def config_map(self, namespace: str, name: str) -> JsonDict:
         return self._get(f"/api/v1/namespaces/{quote(namespace, safe='')}/configmaps/{quote(name, safe='')}")
 
+    def service(self, namespace: str, name: str) -> JsonDict:
+        """One Service (a single GET); a missing one raises KubeApiError with status 404."""
+        return self._get(f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(name, safe='')}")
+
     def cluster_ip_service_ports(self) -> list[ServicePort]:
         """Every (Service, port, protocol) that has a ClusterIP: what NCP gives a DLB virtual server.
 
