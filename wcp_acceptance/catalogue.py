@@ -18,6 +18,8 @@ Severity = Literal["critical", "major"]
 SEED = "https://darrylcauldwell.github.io/post/tanzu-basic-nsx"
 NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
                "nsx-t-and-vsphere-with-tanzu-what-automatically-created-network-objects-and-services/")
+VC_WCP_GET = ("https://github.com/vmware-archive/vsphere-automation-sdk-rest/blob/master/vsphere/operations/com/"
+              "vmware/vcenter/namespace_management/clusters.get-operation.html")
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
 
 
@@ -60,6 +62,8 @@ AREAS: tuple[Area, ...] = (
          "Service ports"),
     Area("vip", "API VIP", "the kube-apiserver VIP (TCP, TLS, /version) on 443 and 6443"),
     Area("ncp", "NCP", "the NSX Container Plugin (pod health, the NSX managers it uses)"),
+    Area("vcenter", "vCenter", "vCenter's own word on the Supervisor (Workload Management status, its settings "
+         "against the inventory)"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -111,6 +115,20 @@ CHECKS: tuple[Check, ...] = (
     Check("WCP-NCP-002", "ncp", "NCP writes to the inventory's NSX managers",
           "NCP's nsx_api_managers are the NSX managers the inventory names",
           "ncp.ini in the nsx-ncp-config ConfigMap", doc=SEED, needs=("kubernetes", "nsx.managers")),
+    Check("WCP-VC-001", "vcenter", "Workload Management is configured",
+          "vCenter's config_status of the Supervisor cluster is RUNNING (CONFIGURING: not yet; ERROR or REMOVING: "
+          "failed), every messages[] entry shown",
+          "GET /api/vcenter/namespace-management/clusters/{cluster}, once per run", doc=VC_WCP_GET,
+          needs=("vcenter",)),
+    Check("WCP-VC-002", "vcenter", "the Supervisor's Kubernetes is ready",
+          "vCenter's kubernetes_status is READY (WARNING fails as major, ERROR as critical), every "
+          "kubernetes_status_messages[] and conditions[] entry (vSphere 8.0.0.1+) shown",
+          "the same cluster Info", doc=VC_WCP_GET, needs=("vcenter",)),
+    Check("WCP-VC-003", "vcenter", "vCenter agrees with the inventory",
+          "the API VIP, management and workload DNS, NTP, service, ingress and egress CIDRs, control-plane "
+          "addresses and NSX edge cluster / Tier-0 that vCenter holds are those the inventory states",
+          "the same cluster Info, field by field (fields the inventory does not state are not compared)",
+          doc=VC_WCP_GET, needs=("vcenter",)),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
