@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
 from .model import SupervisorModel
+from .sim.vcenter import vapi_message as vcenter_message
 from .topology import Topology
 
 Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory"]
@@ -158,7 +159,20 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        "kube-apiserver-lb-svc's status.loadBalancer.ingress names another address of the ingress range than "
        "the VIP (NSX and the edge keep the VIP)", ("sims",),
        E("WCP-SLB-001", "kube-system/*", "failed", "different VIP")),
+    # vcenter: Workload Management's own status and settings
+    _f("wcp-config-error", "vCenter's Workload Management reports config_status ERROR with a message",
+       ("sims",),
+       E("WCP-VC-001", "*", "failed", "no capacity")),
+    _f("wcp-kubernetes-warning", "vCenter reports kubernetes_status WARNING, with a condition carrying a KB link",
+       ("sims",),
+       E("WCP-VC-002", "*", "failed", "WaitForNodeUpgrade")),
+    _f("wcp-drift-dns", "vCenter's worker DNS (the Supervisor's workload DNS) differs from the inventory's",
+       ("sims",),
+       E("WCP-VC-003", "*", "failed", "worker_DNS")),
 )}
+
+CONFIG_ERROR_TEXT = "Failed to configure the Supervisor control plane: the NSX edge cluster has no capacity."
+KB_LINK = "https://kb.lab.invalid/wait-for-node-upgrade"  # the lab's own link, no real KB article
 
 
 def wrong_address(topology: Topology) -> IPv4Address:
@@ -254,6 +268,20 @@ def apply_to_model(model: SupervisorModel, faults: set[str]) -> None:
         model.mismatch_dlb_port("kube-system", "kube-dns", 9153, "TCP", new_port=9154)
     if "ncp-crashloop" in faults:
         model.ncp_pod_state, model.ncp_restart_count = "CrashLoopBackOff", 42
+    if "wcp-config-error" in faults:
+        model.config_status = "ERROR"
+        model.config_messages = [vcenter_message("ERROR", "vcenter.wcp.lab.config_error", CONFIG_ERROR_TEXT)]
+    if "wcp-kubernetes-warning" in faults:
+        model.kubernetes_status = "WARNING"
+        model.kubernetes_messages = [vcenter_message("WARNING", "vcenter.wcp.lab.k8s_warning",
+                                                     "Control plane VM upgrade is waiting for a node.")]
+        model.conditions = [{"type": "ControlPlaneVMsConfigured", "status": "FALSE", "reason": "WaitForNodeUpgrade",
+                             "severity": "WARNING", "messages": [
+                                 {**vcenter_message("WARNING", "vcenter.wcp.lab.wait_upgrade",
+                                                    "A control plane VM waits for its upgrade."),
+                                  "kb_article_link": KB_LINK}]}]
+    if "wcp-drift-dns" in faults:
+        model.worker_dns = [str(IPv4Address(model.worker_dns[0]) + 100)]
     if "snat-missing" in faults:
         model.nat_rules = [r for r in model.nat_rules if r.action != "SNAT"]
     if "snat-wrong-ip" in faults:

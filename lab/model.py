@@ -178,6 +178,13 @@ class SupervisorModel:
     nat_rules: list[NatRule] = field(default_factory=list)
     config_status: str = "RUNNING"
     kubernetes_status: str = "READY"
+    # vCenter's messages[] / kubernetes_status_messages[] ({severity, details}) and conditions[] (8.0.0.1+)
+    # as vCenter would send them; empty means derived from the status (see lab.sim.vcenter)
+    config_messages: list[dict[str, Any]] = field(default_factory=list)
+    kubernetes_messages: list[dict[str, Any]] = field(default_factory=list)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    ntp_servers: list[str] = field(default_factory=list)
+    tier0_gateway: str = "tier0-gw"
     # the NCP pod in vmware-system-nsx: "Running", or a waiting reason such as "CrashLoopBackOff"
     ncp_pod_state: str = "Running"
     ncp_restart_count: int = 3

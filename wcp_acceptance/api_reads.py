@@ -14,11 +14,14 @@ from wcp_acceptance.checks.slb import (
     pool_path_of,
     vip_pool_paths,
 )
+from wcp_acceptance.checks.vcenter import choose_cluster, wanted_moid
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
+from wcp_acceptance.observations import VcenterCluster
 from wcp_acceptance.targets import ServicePort
 from wcp_acceptance.transport.kube import KubeApiError, KubeReader
 from wcp_acceptance.transport.nsx import NsxReader
+from wcp_acceptance.transport.vcenter import VcenterReader
 
 
 def ncp_cluster(inventory: Inventory, kube: KubeReader) -> str:
@@ -111,3 +114,16 @@ def ncp_ini_managers(kube: KubeReader) -> list[str]:
     namespace, name = discovery.NCP_CONFIGMAP
     config_map = kube.config_map(namespace, name)
     return discovery.nsx_managers_from_ncp_ini(str((config_map.get("data") or {}).get("ncp.ini", "")))
+
+
+def vcenter_cluster(inventory: Inventory, vcenter: VcenterReader) -> VcenterCluster:
+    """The Supervisor's cluster Info, once per run for the three vCenter checks: one GET when the inventory
+    names the cluster (vcenter.cluster, or nsx.cluster's domain-cN), else the list first."""
+    spec = inventory.vcenter
+    url = spec.url if spec is not None else ""
+    wanted = wanted_moid(inventory)
+    if wanted is not None:
+        moid, name, how = wanted, None, f"named by the inventory ({wanted})"
+    else:
+        moid, name, how = choose_cluster(vcenter.clusters(), inventory.supervisor.name, None, f"vCenter {url}")
+    return VcenterCluster(moid, name, vcenter.cluster(moid), how, url)

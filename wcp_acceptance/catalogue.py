@@ -18,6 +18,8 @@ Severity = Literal["critical", "major"]
 SEED = "https://darrylcauldwell.github.io/post/tanzu-basic-nsx"
 NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
                "nsx-t-and-vsphere-with-tanzu-what-automatically-created-network-objects-and-services/")
+VC_WCP_GET = ("https://github.com/vmware-archive/vsphere-automation-sdk-rest/blob/master/vsphere/operations/com/"
+              "vmware/vcenter/namespace_management/clusters.get-operation.html")
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
 
 
@@ -63,6 +65,9 @@ AREAS: tuple[Area, ...] = (
     # slb: the API VIP as NSX holds it
     Area("slb", "API VIP in NSX", "the NSX SLB virtual servers, pool members and LoadBalancer Service behind the "
          "kube-apiserver VIP"),
+    # vcenter: vCenter's own word on the Supervisor
+    Area("vcenter", "vCenter", "vCenter's own word on the Supervisor (Workload Management status, its settings "
+         "against the inventory)"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -125,6 +130,21 @@ CHECKS: tuple[Check, ...] = (
           "admin_state ENABLED (run-time UP/DOWN from detailed-status is not read: its shape is not public)",
           "one list of LB pools, kept only for the pools the VIP's virtual servers name", doc=NCP_OBJECTS,
           needs=("api_vip", "supervisor.control_plane", "nsx")),
+    # vcenter: vCenter's own word on the Supervisor
+    Check("WCP-VC-001", "vcenter", "Workload Management is configured",
+          "vCenter's config_status of the Supervisor cluster is RUNNING (CONFIGURING: not yet; ERROR or REMOVING: "
+          "failed), every messages[] entry shown",
+          "GET /api/vcenter/namespace-management/clusters/{cluster}, once per run", doc=VC_WCP_GET,
+          needs=("vcenter",)),
+    Check("WCP-VC-002", "vcenter", "the Supervisor's Kubernetes is ready",
+          "vCenter's kubernetes_status is READY (WARNING fails as major, ERROR as critical), every "
+          "kubernetes_status_messages[] and conditions[] entry (vSphere 8.0.0.1+) shown",
+          "the same cluster Info", doc=VC_WCP_GET, needs=("vcenter",)),
+    Check("WCP-VC-003", "vcenter", "vCenter agrees with the inventory",
+          "the API VIP, management and workload DNS, NTP, service, ingress and egress CIDRs, control-plane "
+          "addresses and NSX edge cluster / Tier-0 that vCenter holds are those the inventory states",
+          "the same cluster Info, field by field (fields the inventory does not state are not compared)",
+          doc=VC_WCP_GET, needs=("vcenter",)),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

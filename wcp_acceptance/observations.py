@@ -8,7 +8,7 @@ ICMP error, wrong source); it raises ObservationError only when it could not loo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe
 
@@ -73,3 +73,17 @@ class EgressObservation:
     timeout_s: float = 0.0
     method: Literal["socket", "sniff"] = "socket"
     other_arrivals: tuple[str, ...] = field(default_factory=tuple)  # e.g. ICMP the sniffer saw
+
+
+@dataclass(frozen=True)
+class VcenterCluster:
+    """The Supervisor's cluster as vCenter's Workload Management describes it, read once per run.
+
+    ``info`` is the ``GET /api/vcenter/namespace-management/clusters/{cluster}`` object as vCenter
+    sent it (every field optional); ``found_by`` says how the cluster was chosen (evidence)."""
+
+    moid: str
+    name: str | None
+    info: dict[str, Any]
+    found_by: str
+    vcenter: str = ""

@@ -27,6 +27,7 @@ from wcp_acceptance.probes.vip import VipObservation
 from wcp_acceptance.targets import VipPort
 from wcp_acceptance.transport.kube import KubeReader
 from wcp_acceptance.transport.nsx import NsxReader
+from wcp_acceptance.transport.vcenter import VcenterReader
 
 T = TypeVar("T")
 
@@ -38,6 +39,7 @@ class Readers:
     inventory: Inventory
     kube: KubeReader | None = None
     nsx: NsxReader | None = None
+    vcenter: VcenterReader | None = None
 
 
 Read = Callable[[Readers, Callable[[str], Any]], object]
@@ -74,6 +76,8 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
                        lambda r, got: api_reads.slb_comparison(r.inventory, _nsx(r), got("nsx_lb_services"),
                                                                got("nsx_virtual_servers"), _optional_cluster(got))),
     "apiserver_lb_service": (("kube",), (), lambda r, got: api_reads.apiserver_lb_service(_kube(r))),
+    "vcenter_cluster": (("vcenter",), (), lambda r, got: api_reads.vcenter_cluster(
+        r.inventory, cast(VcenterReader, r.vcenter))),
 }
 
 

@@ -28,6 +28,7 @@ from .vcenter import VcenterHandler, VcenterSim
 NSX_USER = "audit"
 LOOPBACK_NAT = ("127.0.64.0/20", "127.0.2.0/24", "127.0.2.1")  # namespace network, egress range, egress IP
 VC_USER = "readonly@vsphere.local"
+LOOPBACK_INGRESS = "127.0.1.0/24"
 
 
 @dataclass
@@ -50,6 +51,10 @@ class SimStack:
         # NSX's NAT rules speak of the same (loopback) networks the inventory names
         self.model.namespace_network, self.model.egress_cidr, self.model.egress_ip = LOOPBACK_NAT
         self.model.realize_nat()
+        # and vCenter's Workload Management settings are those the inventory below states (WCP-VC-003)
+        self.model.api_vip, self.model.ingress_cidr = self.vip_host, LOOPBACK_INGRESS
+        self.model.api_servers_management_ips = [f"127.0.10.{45 + index}" for index in range(3)]
+        self.model.master_dns, self.model.worker_dns = ["127.0.10.10"], ["127.0.10.11"]
         self.ca_file = self.ca.write_ca(self.workdir / "lab-ca.pem")
         self.nsx = NsxPolicySim(self.model, NSX_USER, self.nsx_password)
         self.vcenter = VcenterSim(self.model, VC_USER, self.vc_password)
@@ -137,7 +142,7 @@ class SimStack:
                              "names": [{"name": "vcenter.lab.local", "address": "127.0.10.20"}]},
             },
             "networks": {"management": "127.0.10.0/24", "namespace": LOOPBACK_NAT[0],
-                         "service": self.model.service_cidr, "ingress": "127.0.1.0/24",
+                         "service": self.model.service_cidr, "ingress": LOOPBACK_INGRESS,
                          "egress": LOOPBACK_NAT[1], "egress_ip": LOOPBACK_NAT[2]},
             "api_vip": {"address": self.vip_host, "ports": self.vip_ports, "ca_file": str(self.ca_file)},
             "kubernetes": {"kubeconfig": str(self.kubeconfig), "context": "lab"},

@@ -45,7 +45,22 @@ def cluster_summary(model: SupervisorModel) -> dict[str, Any]:
     }
 
 
-def _messages(status: str, ok: str) -> list[dict[str, Any]]:
+def vapi_message(severity: str, message_id: str, text: str, *args: str) -> dict[str, Any]:
+    """One ``messages[]`` entry: ``{severity, details: {id, default_message, args, params, localized}}``."""
+    return {"severity": severity, "details": {"id": message_id, "default_message": text, "args": list(args),
+                                              "params": {}, "localized": text}}
+
+
+def healthy_conditions() -> list[dict[str, Any]]:
+    """The conditions a healthy Supervisor reports (vSphere API 8.0.0.1+). The types are examples from the
+    reference; the full list of types and reasons is not public."""
+    return [{"type": t, "status": "TRUE", "reason": "", "severity": "INFO", "messages": []}
+            for t in ("InfrastructureInitialized", "ControlPlaneVMsDeployed", "ControlPlaneVMsConfigured")]
+
+
+def _messages(status: str, ok: str, given: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if given:
+        return list(given)
     if status == ok:
         return []
     return [{"severity": "ERROR", "details": {"id": "vcenter.wcp.status", "default_message":
@@ -58,15 +73,17 @@ def cluster_info(model: SupervisorModel) -> dict[str, Any]:
     return {
         "stat_summary": _stats(model),
         "config_status": model.config_status,
-        "messages": _messages(model.config_status, "RUNNING"),
+        "messages": _messages(model.config_status, "RUNNING", model.config_messages),
         "kubernetes_status": model.kubernetes_status,
-        "kubernetes_status_messages": _messages(model.kubernetes_status, "READY"),
+        "kubernetes_status_messages": _messages(model.kubernetes_status, "READY", model.kubernetes_messages),
+        "conditions": list(model.conditions) or healthy_conditions(),
         "api_server_management_endpoint": model.api_servers_management_ips[0],
         "api_server_cluster_endpoint": model.api_vip,
         "api_servers": list(model.api_servers_management_ips),
         "master_DNS": list(model.master_dns),
         "master_DNS_search_domains": [],
         "worker_DNS": list(model.worker_dns),
+        "master_NTP_servers": list(model.ntp_servers),
         "service_cidr": _cidr(model.service_cidr),
         "ncp_cluster_network_info": {
             "cluster_distributed_switch": stable_uuid("vds", model.cluster_moid),
@@ -74,6 +91,7 @@ def cluster_info(model: SupervisorModel) -> dict[str, Any]:
             "pod_cidrs": [_cidr(model.namespace_network)],
             "ingress_cidrs": [_cidr(model.ingress_cidr)],
             "egress_cidrs": [_cidr(model.egress_cidr)],
+            "nsx_tier0_gateway": model.tier0_gateway,
         },
         "network_provider": "NSXT_CONTAINER_PLUGIN",
         "default_kubernetes_service_content_library": stable_uuid("content-library", model.cluster_moid),

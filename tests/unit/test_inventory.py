@@ -140,3 +140,27 @@ def test_a_key_file_that_is_not_a_private_key_is_refused(tmp_path: Path) -> None
     data["supervisor"]["control_plane"][0]["ssh"] = {"key_file": str(not_a_key), "insecure_skip_host_key_check": True}
     (line,) = problems(write(tmp_path, data))
     assert line.endswith(f"supervisor.control_plane[0].ssh.key_file: {not_a_key} is not a PEM or OpenSSH private key")
+
+
+def test_vcenter_is_optional(tmp_path: Path) -> None:
+    data = example_data()
+    del data["vcenter"]
+    inv = load_inventory(write(tmp_path, data))
+    assert inv.vcenter is None
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    pytest.param(lambda d: d["vcenter"].pop("password"), "vcenter.password: required field is missing",
+                 id="vcenter named without its password"),
+    pytest.param(lambda d: d["vcenter"].pop("username"), "vcenter.username: required field is missing",
+                 id="vcenter named without its user"),
+    pytest.param(lambda d: d["vcenter"].update(cluster="cluster-8"),
+                 "vcenter.cluster: 'cluster-8' is not a cluster MoID like domain-c8", id="bad cluster MoID"),
+    pytest.param(lambda d: d["nsx"].update(edge_cluster=""), "nsx.edge_cluster: ", id="empty edge cluster"),
+])
+def test_a_named_vcenter_keeps_its_credentials_required(tmp_path: Path, mutate, expected: str) -> None:
+    data = example_data()
+    mutate(data)
+    path = write(tmp_path, data)
+    lines = problems(path)
+    assert any(line.startswith(f"{path}: {expected}") for line in lines), lines

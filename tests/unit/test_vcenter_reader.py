@@ -66,3 +66,31 @@ def test_503_is_retried_and_bounded(vcenter_sim: RunningVcenter) -> None:
     assert "SERVICE_UNAVAILABLE" in error.value.cause
     assert "after 3 tries" in error.value.cause
     assert [r.status for r in vcenter_sim.app.requests_to(CLUSTERS_PATH)] == [503, 200, 503, 503, 503]
+
+
+def test_cluster_info_has_the_shapes_the_checks_read(vcenter_sim: RunningVcenter) -> None:
+    model = vcenter_sim.app.model
+    with reader_for(vcenter_sim) as reader:
+        info = reader.cluster(model.cluster_moid)
+    assert (info["config_status"], info["kubernetes_status"]) == ("RUNNING", "READY")
+    assert info["messages"] == info["kubernetes_status_messages"] == []
+    assert {c["type"] for c in info["conditions"]} >= {"ControlPlaneVMsConfigured"}
+    assert all(set(c) == {"type", "status", "reason", "severity", "messages"} for c in info["conditions"])
+    assert info["master_NTP_servers"] == model.ntp_servers
+    assert info["api_servers"] == model.api_servers_management_ips
+    assert info["ncp_cluster_network_info"]["nsx_tier0_gateway"] == model.tier0_gateway
+    assert info["service_cidr"] == {"address": "10.96.0.0", "prefix": 23}
+
+
+def test_a_warning_shows_its_messages_and_conditions(vcenter_sim: RunningVcenter) -> None:
+    from lab.faults import KB_LINK, apply_to_model
+
+    model = vcenter_sim.app.model
+    apply_to_model(model, {"wcp-kubernetes-warning", "wcp-config-error"})
+    with reader_for(vcenter_sim) as reader:
+        info = reader.cluster(model.cluster_moid)
+    assert (info["config_status"], info["kubernetes_status"]) == ("ERROR", "WARNING")
+    assert info["messages"][0]["details"]["default_message"].startswith("Failed to configure")
+    (condition,) = info["conditions"]
+    assert (condition["status"], condition["reason"]) == ("FALSE", "WaitForNodeUpgrade")
+    assert condition["messages"][0]["kb_article_link"] == KB_LINK

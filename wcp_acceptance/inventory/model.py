@@ -38,6 +38,7 @@ from wcp_acceptance.secret import Secret
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 CHECK_ID_RE = re.compile(r"^WCP-[A-Z]+-\d{3}$")
+MOID_RE = re.compile(r"^domain-c\d{1,9}$")
 IFNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")  # Linux: at most 15 characters
 DNS_LABEL_RE = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?")
 DNS_NAME_MAX = 253
@@ -354,6 +355,9 @@ class NsxSpec(_Model):
     auth: Literal["session", "basic"] = "session"
     cluster: Text = "discover"
     page_size: StrictInt = Field(1000, ge=1, le=1000)
+    # what Workload Management was enabled with, compared with vCenter's word (WCP-VC-003) when given
+    edge_cluster: Text | None = None  # the NSX edge cluster id (ncp_cluster_network_info.nsx_edge_cluster)
+    tier0_gateway: Text | None = None  # the Tier-0 gateway (ncp_cluster_network_info.nsx_tier0_gateway)
 
     @property
     def discover_cluster(self) -> bool:
@@ -361,10 +365,20 @@ class NsxSpec(_Model):
 
 
 class VcenterSpec(_Model):
+    """Optional: without it the vCenter checks (WCP-VC-*) do not run and say why; with it, all four are needed."""
+
     url: HttpsUrl
     ca_file: ReadableFile
     username: Text
     password: SecretValue
+    cluster: StrictStr | None = None  # the Supervisor's vSphere cluster MoID (domain-c8); default: found by name
+
+    @field_validator("cluster")
+    @classmethod
+    def _moid(cls, value: str | None) -> str | None:
+        if value is not None and not MOID_RE.match(value):
+            raise ValueError(f"{show(value)} is not a cluster MoID like domain-c8")
+        return value
 
 
 class ObserverSpec(_Model):
