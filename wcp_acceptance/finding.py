@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,13 @@ class Finding:
     observed: str
     cause: str = ""
     evidence: tuple[str, ...] = field(default_factory=tuple)
+    # None: the catalogue's severity for the check; a check may grade one failure lower (a warning is "major")
+    severity: Literal["critical", "major"] | None = None
 
     def message(self) -> str:
         lines = [f"{self.target}: expected {self.expected}; observed {self.observed}."]
+        if self.severity is not None and not self.ok:
+            lines.append(f"Severity: {self.severity}.")
         if self.cause:
             lines.append(f"Likely cause: {self.cause}.")
         if self.evidence:
@@ -48,8 +53,10 @@ def failed(
     observed: str,
     cause: str,
     evidence: Iterable[str] = (),
+    *,
+    severity: Literal["critical", "major"] | None = None,
 ) -> Finding:
-    return Finding(check_id, target, False, expected, observed, cause, tuple(evidence))
+    return Finding(check_id, target, False, expected, observed, cause, tuple(evidence), severity)
 
 
 class CheckFailed(AssertionError):

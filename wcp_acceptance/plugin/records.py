@@ -99,6 +99,7 @@ def _recorded(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Tes
             f = value.finding
             record.expected, record.observed, record.cause = f.expected, f.observed, f.cause
             record.evidence = list(f.evidence)
+            record.severity = f.severity
             report.longrepr = f"[{record.check_id}] {f.message()}"
         elif isinstance(value, ObservationError):
             record.outcome = "error"

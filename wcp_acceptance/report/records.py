@@ -22,6 +22,7 @@ class TestRecord:
     cause: str | None = None
     evidence: list[str] = field(default_factory=list)
     skip_reason: str | None = None
+    severity: str | None = None  # set only when a finding grades its failure apart from the catalogue
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
@@ -30,8 +31,8 @@ class TestRecord:
             "passed": ("observed",),
             "skipped": ("skip_reason",),
             "not_run": (),
-        }.get(self.outcome, ("expected", "observed", "cause", "evidence"))
-        for key in ("expected", "observed", "cause", "evidence", "skip_reason"):
+        }.get(self.outcome, ("expected", "observed", "cause", "evidence", "severity"))
+        for key in ("expected", "observed", "cause", "evidence", "skip_reason", "severity"):
             if key not in keep or data[key] is None:
                 data.pop(key)
         return data
