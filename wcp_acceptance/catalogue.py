@@ -18,6 +18,7 @@ Severity = Literal["critical", "major"]
 SEED = "https://darrylcauldwell.github.io/post/tanzu-basic-nsx"
 NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
                "nsx-t-and-vsphere-with-tanzu-what-automatically-created-network-objects-and-services/")
+TLS_RFC = "https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
 
 
@@ -63,6 +64,7 @@ AREAS: tuple[Area, ...] = (
     # slb: the API VIP as NSX holds it
     Area("slb", "API VIP in NSX", "the NSX SLB virtual servers, pool members and LoadBalancer Service behind the "
          "kube-apiserver VIP"),
+    Area("cert", "Certificates", "days left on the certificates of the API VIP, the NSX managers and vCenter"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -125,6 +127,12 @@ CHECKS: tuple[Check, ...] = (
           "admin_state ENABLED (run-time UP/DOWN from detailed-status is not read: its shape is not public)",
           "one list of LB pools, kept only for the pools the VIP's virtual servers name", doc=NCP_OBJECTS,
           needs=("api_vip", "supervisor.control_plane", "nsx")),
+    Check("WCP-CERT-001", "cert", "certificates are not about to run out",
+          "every certificate the API VIP (each port), the NSX managers and vCenter serve, the leaf and the CA "
+          "certificates it chains to, is valid now with at least certificates.warn_days left (fewer: severity "
+          "major; fewer than fail_days, expired or not yet valid: critical)",
+          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request",
+          doc=TLS_RFC, needs=("api_vip.ca_file", "nsx.ca_file", "vcenter.ca_file", "certificates")),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

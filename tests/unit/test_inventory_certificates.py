@@ -47,8 +47,10 @@ def test_chosen_thresholds_are_kept(tmp_path: Path) -> None:
         pytest.param({"warn_days": "30"}, "certificates.warn_days: '30' is not a whole number", id="string"),
         pytest.param({"warn_days": 30.5}, "certificates.warn_days: 30.5 is not a whole number", id="float"),
         pytest.param({"fail_days": True}, "certificates.fail_days: True is not a whole number", id="boolean"),
-        pytest.param({"fail_days": -1}, "certificates.fail_days: Input should be greater than or equal to 0", id="negative"),
-        pytest.param({"warn_days": 0}, "certificates.warn_days: Input should be greater than or equal to 1", id="zero warn"),
+        pytest.param({"fail_days": -1}, "certificates.fail_days: Input should be greater than or equal to 0",
+                     id="negative"),
+        pytest.param({"warn_days": 0}, "certificates.warn_days: Input should be greater than or equal to 1",
+                     id="zero warn"),
         pytest.param({"warn": 30}, "certificates.warn: unknown key", id="unknown key"),
     ],
 )
