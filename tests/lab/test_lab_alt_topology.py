@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from lab.faults import FAULTS
@@ -14,7 +15,7 @@ ALT = DEFAULT_TOPOLOGY.parent / "alt.yaml"
 
 
 def test_the_alt_topology_passes_healthy_and_catches_shared_dns(tmp_path: Path) -> None:
-    with open_lab(ALT, prefix="talt") as lab:
+    with open_lab(ALT, prefix=f"a{secrets.token_hex(2)}") as lab:
         assert str(lab.topology.networks.management) != "192.168.10.0/24"
         healthy = run_in_lab(lab, tmp_path / "healthy")
         MATRIX.record("alt: (healthy)", healthy.tests, healthy.seconds)

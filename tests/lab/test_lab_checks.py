@@ -7,6 +7,7 @@ of them, so clearing works).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from wcp_acceptance.catalogue import IDS as CHECK_IDS
 
 @pytest.fixture(scope="module")
 def seed_lab() -> Iterator[LabRuntime]:
-    with open_lab(prefix="tseed") as lab:
+    with open_lab(prefix=f"s{secrets.token_hex(2)}") as lab:
         yield lab
 
 
