@@ -98,6 +98,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-VIP-001", "*:6443", "failed", "refused"),
        E("WCP-VIP-002", "*:6443", "failed", ""),
        E("WCP-VIP-003", "*:6443", "failed", ""),
+       E("WCP-CERT-001", "*:6443", "error", "refused"),
        E("WCP-DLB-001", "*", "error", "refused"),
        E("WCP-DLB-002", "*", "error", "refused"),
        E("WCP-EGR-002", "*", "error", "refused"),
@@ -169,10 +170,20 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("wcp-drift-dns", "vCenter's worker DNS (the Supervisor's workload DNS) differs from the inventory's",
        ("sims",),
        E("WCP-VC-003", "*", "failed", "worker_DNS")),
+    # cert: the NSX manager's certificate re-issued by the lab CA to run out soon (the simulator reloads on SIGHUP)
+    _f("cert-expiring", "the NSX manager's certificate is re-issued with 5 days left (below fail_days 7)", ("sims",),
+       E("WCP-CERT-001", "nsx *", "failed", "5 days left")),
+    _f("cert-warning", "the NSX manager's certificate is re-issued with 20 days left (below warn_days 30, above "
+       "fail_days 7)", ("sims",),
+       E("WCP-CERT-001", "nsx *", "failed", "20 days left, below warn_days 30")),
 )}
 
 CONFIG_ERROR_TEXT = "Failed to configure the Supervisor control plane: the NSX edge cluster has no capacity."
 KB_LINK = "https://kb.lab.invalid/wait-for-node-upgrade"  # the lab's own link, no real KB article
+
+# days left on the NSX manager's certificate under each cert fault; the half day keeps the whole days
+# the check counts (rounded down) stable while the suite runs
+CERT_DAYS_LEFT: dict[str, float] = {"cert-expiring": 5.5, "cert-warning": 20.5}
 
 
 def wrong_address(topology: Topology) -> IPv4Address:

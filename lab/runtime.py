@@ -148,6 +148,9 @@ class LabRuntime:
             state.faults["nsx"] = [FaultSpec(503, message="Service Unavailable")]
         if "vip-cert-wrong-name" in self.faults:
             state.cert_names["kube"] = [f"kube.other.{self.topology.supervisor.domain}"]
+        for fault, days in fault_catalogue.CERT_DAYS_LEFT.items():  # the NSX manager's certificate re-issued
+            if fault in self.faults:
+                state.cert_days["nsx"] = days
         return state
 
     # ---- lifecycle -----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import ssl
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import trustme
@@ -41,9 +42,17 @@ class LabCA:
         self.ca.cert_pem.write_to_path(str(path))
         return path
 
-    def server_context(self, *names: str) -> ssl.SSLContext:
-        """A server-side SSLContext whose certificate is valid for ``names`` (DNS names or IPs)."""
-        cert = self.ca.issue_cert(*names)
+    def server_context(self, *names: str, days_left: float | None = None) -> ssl.SSLContext:
+        """A server-side SSLContext whose certificate is valid for ``names`` (DNS names or IPs).
+
+        ``days_left`` issues it to run out that many days from now (valid since a day before); None keeps
+        trustme's default lifetime (years)."""
+        if days_left is None:
+            cert = self.ca.issue_cert(*names)
+        else:
+            now = datetime.now(UTC)
+            not_after = now + timedelta(days=days_left)
+            cert = self.ca.issue_cert(*names, not_before=min(now, not_after) - timedelta(days=1), not_after=not_after)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
         return context

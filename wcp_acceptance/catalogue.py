@@ -20,6 +20,7 @@ NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
                "nsx-t-and-vsphere-with-tanzu-what-automatically-created-network-objects-and-services/")
 VC_WCP_GET = ("https://github.com/vmware-archive/vsphere-automation-sdk-rest/blob/master/vsphere/operations/com/"
               "vmware/vcenter/namespace_management/clusters.get-operation.html")
+TLS_RFC = "https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
 
 
@@ -68,6 +69,8 @@ AREAS: tuple[Area, ...] = (
     # vcenter: vCenter's own word on the Supervisor
     Area("vcenter", "vCenter", "vCenter's own word on the Supervisor (Workload Management status, its settings "
          "against the inventory)"),
+    # cert: days left on the certificates
+    Area("cert", "Certificates", "days left on the certificates of the API VIP, the NSX managers and vCenter"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -145,6 +148,13 @@ CHECKS: tuple[Check, ...] = (
           "addresses and NSX edge cluster / Tier-0 that vCenter holds are those the inventory states",
           "the same cluster Info, field by field (fields the inventory does not state are not compared)",
           doc=VC_WCP_GET, needs=("vcenter",)),
+    # cert: days left on the certificates
+    Check("WCP-CERT-001", "cert", "certificates are not about to run out",
+          "every certificate the API VIP (each port), the NSX managers and vCenter serve, the leaf and the CA "
+          "certificates it chains to, is valid now with at least certificates.warn_days left (fewer: severity "
+          "major; fewer than fail_days, expired or not yet valid: critical)",
+          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request",
+          doc=TLS_RFC, needs=("api_vip.ca_file", "nsx.ca_file", "vcenter.ca_file", "certificates")),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

@@ -8,9 +8,21 @@ test per check.
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from wcp_acceptance.inventory.model import Inventory
-from wcp_acceptance.targets import DnsProbe, EgressProbe, NatCase, ResolverProbe, RouteProbe, ServiceRef, VipPort
+from wcp_acceptance.targets import (
+    CertEndpoint,
+    CertRole,
+    DnsProbe,
+    EgressProbe,
+    NatCase,
+    ResolverProbe,
+    RouteProbe,
+    ServiceRef,
+    VipPort,
+)
 
 
 def dns_probes(inv: Inventory, *, ptr_only: bool = False) -> list[DnsProbe]:
@@ -106,3 +118,19 @@ API_SERVICE = ServiceRef("kube-system", "kube-apiserver-lb-svc")
 def slb_targets(inv: Inventory) -> list[VipPort | ServiceRef]:
     """WCP-SLB-001's targets: each API VIP port (its SLB virtual server), then the VIP's LoadBalancer Service."""
     return [*vip_ports(inv), API_SERVICE]
+
+
+# ---- cert ------------------------------------------------------------------------------------------
+def _https_endpoint(role: CertRole, url: str, ca_file: Path) -> CertEndpoint:
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    return CertEndpoint(role, host, parts.port or 443, host, ca_file)
+
+
+def cert_endpoints(inv: Inventory) -> list[CertEndpoint]:
+    """WCP-CERT-001's targets: each API VIP port, each NSX manager, then vCenter when the inventory names it."""
+    endpoints = [CertEndpoint("vip", str(p.vip), p.port, p.server_name, inv.api_vip.ca_file) for p in vip_ports(inv)]
+    endpoints += [_https_endpoint("nsx", url, inv.nsx.ca_file) for url in inv.nsx.managers]
+    if inv.vcenter is not None:
+        endpoints.append(_https_endpoint("vcenter", inv.vcenter.url, inv.vcenter.ca_file))
+    return endpoints

@@ -23,8 +23,9 @@ from wcp_acceptance import api_reads
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observe_all import Observations
+from wcp_acceptance.probes.cert import CertObservation
 from wcp_acceptance.probes.vip import VipObservation
-from wcp_acceptance.targets import VipPort
+from wcp_acceptance.targets import CertEndpoint, VipPort
 from wcp_acceptance.transport.kube import KubeReader
 from wcp_acceptance.transport.nsx import NsxReader
 from wcp_acceptance.transport.vcenter import VcenterReader
@@ -92,7 +93,7 @@ class DaemonThreads(Executor):
 
     (``ThreadPoolExecutor`` joins its workers when the interpreter exits, so one API that never answers
     would keep a run that SIGTERM asked to stop alive past its grace.) Few tasks are ever submitted:
-    one for the VMs, one per VIP port, one for the APIs."""
+    one for the VMs, one per VIP port and TLS endpoint, one for the APIs."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -170,9 +171,10 @@ class ApiPrefetch:
 
 @dataclass
 class EarlyStart:
-    """What ``observe_early`` set going before the first test: the VM observations, the VIP ports
-    (futures) and the API reads."""
+    """What ``observe_early`` set going before the first test: the VM observations, the VIP ports,
+    the other TLS endpoints whose certificates are counted (futures) and the API reads."""
 
     vms: Future[Observations] | None = None
     vips: dict[VipPort, Future[VipObservation]] = field(default_factory=dict)
+    certs: dict[CertEndpoint, Future[CertObservation]] = field(default_factory=dict)
     api: ApiPrefetch = field(default_factory=ApiPrefetch)

@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ class VipPort:
     def __str__(self) -> str:
         return f"{self.vip}:{self.port}"
 
+    @property
+    def host(self) -> str:
+        """Where to connect (the TLS probes take any target with ``host``, ``port`` and ``server_name``)."""
+        return str(self.vip)
+
 
 @dataclass(frozen=True)
 class NatCase:
@@ -123,3 +130,29 @@ class ServiceRef:
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+# ---- cert ------------------------------------------------------------------------------------------
+CertRole = Literal["vip", "nsx", "vcenter"]
+
+
+@dataclass(frozen=True)
+class CertEndpoint:
+    """A TLS endpoint whose certificate's days left WCP-CERT-001 counts: an API VIP port, an NSX manager, vCenter.
+
+    The VIP's id is its port's (``172.16.1.2:6443``); the others say what they are (``nsx 192.168.10.28:443``).
+    """
+
+    role: CertRole
+    host: str
+    port: int
+    server_name: str  # the name the certificate must be valid for (the handshake is verified for it)
+    ca_file: Path = field(compare=False)  # the inventory's CA file for this endpoint
+
+    def __str__(self) -> str:
+        where = f"{self.host}:{self.port}"
+        return where if self.role == "vip" else f"{self.role} {where}"
+
+    def vip_port(self) -> VipPort:
+        """The API VIP port this endpoint is (its handshake is the VIP checks' own, made once)."""
+        return VipPort(IPv4Address(self.host), self.port, self.server_name)

@@ -5,14 +5,14 @@
 
 The lab starts it inside a node's network namespace (``ip netns exec``). Its state (the
 :class:`~lab.model.SupervisorModel`, the credentials, injected HTTP faults and delays, optional
-certificate names, the stated latency) comes from a JSON file (:class:`SimState`), so no secret is
+certificate names and days left, the stated latency) comes from a JSON file (:class:`SimState`), so no secret is
 ever in argv. Its
 certificate is issued by the lab CA saved in ``--ca-dir`` (:meth:`lab.tls.LabCA.save`).
 
-Signals: SIGHUP re-reads the state file (model, faults, delays, latency, certificate names; sessions and
-credentials are kept), SIGTERM/SIGINT stop it at once (exit status 0). After start-up and after every
-reload it writes the ready file (JSON ``{"pid", "generation", "error"}``, replaced atomically) and
-prints one line.
+Signals: SIGHUP re-reads the state file (model, faults, delays, latency, certificate names and days
+left, a certificate re-issued when either changed; sessions and credentials are kept), SIGTERM/SIGINT
+stop it at once (exit status 0). After start-up and after every reload it writes the ready file
+(JSON ``{"pid", "generation", "error"}``, replaced atomically) and prints one line.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class SimState:
     faults: dict[str, list[FaultSpec]] = field(default_factory=dict)
     delays: dict[str, list[DelaySpec]] = field(default_factory=dict)
     cert_names: dict[str, list[str]] = field(default_factory=dict)  # kind -> names, overrides --cert-names
+    cert_days: dict[str, float] = field(default_factory=dict)  # kind -> days left on a certificate issued for it
     latency_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -109,6 +110,7 @@ class SimState:
             faults={k: [FaultSpec(**f) for f in v] for k, v in data.get("faults", {}).items()},
             delays={k: [DelaySpec(**d) for d in v] for k, v in data.get("delays", {}).items()},
             cert_names={k: [str(n) for n in v] for k, v in data.get("cert_names", {}).items()},
+            cert_days={str(k): float(v) for k, v in data.get("cert_days", {}).items()},
             latency_s=data.get("latency_s", 0.0),
         )
 
@@ -200,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = SimState.load(args.state)
     default_names = [n for n in args.cert_names.split(",") if n]
     names = state.cert_names.get(args.kind) or default_names
+    days = state.cert_days.get(args.kind)
     handler, app = build_app(args.kind, state)
     apply_state(args.kind, app, state, initial=True)
 
@@ -216,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers: list[SimServer] = []
     try:
         for host, port in args.listen:
-            servers.append(SimServer(handler, app, ca.server_context(*names), host=host, port=port).start())
+            servers.append(SimServer(handler, app, ca.server_context(*names, days_left=days), host=host,
+                                     port=port).start())
         generation = 0
         _write_ready(args.ready_file, generation, None)
         print(f"ready kind={args.kind} pid={os.getpid()} listen="
@@ -237,15 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 try:
                     state = SimState.load(args.state)
                     new_names = state.cert_names.get(args.kind) or default_names
-                    if new_names != names:
-                        names = new_names
+                    new_days = state.cert_days.get(args.kind)
+                    if (new_names, new_days) != (names, days):
+                        names, days = new_names, new_days
+                        tls = ca.server_context(*names, days_left=days)  # one certificate for every port
                         for server in servers:
-                            server.set_tls(ca.server_context(*names))
+                            server.set_tls(tls)
                     apply_state(args.kind, app, state, initial=False)
                 except (OSError, ValueError, KeyError, TypeError) as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 _write_ready(args.ready_file, generation, error)
                 print(f"reloaded generation={generation} names={','.join(names)}"
+                      + (f" days_left={days:g}" if days is not None else "")
                       + (f" error={error}" if error else ""), flush=True)
     finally:
         if isinstance(app, KubeApiSim):

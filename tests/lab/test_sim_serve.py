@@ -1,6 +1,6 @@
 """python -m lab.sim.serve: each simulator as a process in a namespace, TLS from the persisted lab
 CA verified by a client in another namespace; SIGHUP applies a changed state file (model, faults,
-certificate names) without a restart; SIGTERM exits within 2 s; everything is reaped."""
+certificate names and days left) without a restart; SIGTERM exits within 2 s; everything is reaped."""
 
 from __future__ import annotations
 
@@ -60,8 +60,10 @@ for name, req in spec["requests"].items():
         elif kind == "tls":
             context = ssl.create_default_context(cafile=ca)
             with socket.create_connection((req["host"], req["port"]), timeout=5) as raw:
-                with context.wrap_socket(raw, server_hostname=req["name"]):
+                with context.wrap_socket(raw, server_hostname=req["name"]) as tls:
                     out[name] = "verified"
+                    if req.get("not_after"):
+                        out[name] = ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"])
     except Exception as exc:
         out[name] = type(exc).__name__ + ": " + str(exc)[:200]
 print(json.dumps(out))
@@ -217,3 +219,20 @@ def test_a_simulator_that_cannot_bind_fails_with_its_log_and_is_reaped(tmp_path:
         assert time.monotonic() - started < 5
         assert not sim.running
         assert netns_pids(pair.server) == []
+
+
+def test_sighup_reissues_a_certificate_with_the_days_left_the_state_asks(lab: Lab) -> None:
+    nsx_cert = {"kind": "tls", "host": NSX, "port": 443, "name": NSX, "not_after": True}
+    pid = lab.sims["nsx"].pid
+    assert lab.ask(cert=nsx_cert)["cert"] - time.time() > 365 * 86400  # trustme's default: years
+    lab.state.cert_days["nsx"] = 5.5
+    lab.state.save(lab.state_file)
+    lab.sims["nsx"].reload()
+    left = (lab.ask(cert=nsx_cert)["cert"] - time.time()) / 86400
+    assert 5.4 < left < 5.5  # notAfter has whole seconds
+    assert lab.sims["nsx"].pid == pid
+    assert "days_left=5.5" in lab.sims["nsx"].log()
+    lab.state.cert_days.clear()
+    lab.state.save(lab.state_file)
+    lab.sims["nsx"].reload()
+    assert lab.ask(cert=nsx_cert)["cert"] - time.time() > 365 * 86400

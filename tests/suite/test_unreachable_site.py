@@ -39,17 +39,20 @@ def test_a_site_where_nothing_answers_errors_within_the_timeouts(tmp_path: Path,
     summary = run.summary
     outcomes = {t["outcome"] for t in summary["tests"]}
     assert "passed" not in outcomes
-    assert summary["totals"]["total"] == len(summary["tests"]) == 45
+    assert summary["totals"]["total"] == len(summary["tests"]) == 49
     errors = [t for t in summary["tests"] if t["outcome"] == "error"]
     assert {t["check_id"] for t in errors} >= {"WCP-DNS-001", "WCP-DNS-002", "WCP-DNS-003", "WCP-RT-001",
                                                "WCP-EGR-001", "WCP-EGR-002", "WCP-DLB-001", "WCP-DLB-002",
-                                               "WCP-NCP-001", "WCP-NCP-002"}
+                                               "WCP-NCP-001", "WCP-NCP-002", "WCP-CERT-001"}
     for entry in errors:
         assert entry["observed"].startswith("could not observe"), entry
         assert entry["cause"], entry
     vip = [t for t in summary["tests"] if t["check_id"] == "WCP-VIP-001"]
     assert {t["outcome"] for t in vip} == {"failed"}  # nothing accepts on the VIP: the system is wrong
     assert all("refused" in t["observed"] for t in vip)
+    certs = [t for t in summary["tests"] if t["check_id"] == "WCP-CERT-001"]
+    assert {t["outcome"] for t in certs} == {"error"}  # no handshake: the certificates could not be seen
+    assert any("connect timeout" in t["cause"] for t in certs if t["target"].startswith("nsx "))
     html = (run.run_dir / "report.html").read_text()
     assert "TCP connection refused" in html
     assert run.result.last_line.startswith("wcp-acceptance sim: UNHEALTHY exit=1 0 passed")

@@ -397,6 +397,19 @@ class Timeouts(_Model):
     egress: StrictFloat = Field(3.0, gt=0, le=60)
 
 
+class CertificatesSpec(_Model):
+    """When a certificate's days left make WCP-CERT-001 warn (failed, major) and fail (failed, critical)."""
+
+    warn_days: StrictInt = Field(30, ge=1, le=3650)
+    fail_days: StrictInt = Field(7, ge=0, le=3650)
+
+    @model_validator(mode="after")
+    def _fail_before_warn(self) -> CertificatesSpec:
+        if self.fail_days >= self.warn_days:
+            raise ValueError(f"@fail_days: {self.fail_days} must be less than warn_days ({self.warn_days})")
+        return self
+
+
 class Exclusion(_Model):
     check: StrictStr
     target: Text = "*"
@@ -449,6 +462,7 @@ class Inventory(_Model):
     vcenter: VcenterSpec | None = None
     observer: ObserverSpec
     timeouts: Timeouts = Timeouts()
+    certificates: CertificatesSpec = CertificatesSpec()
     exclusions: tuple[Exclusion, ...] = ()
     runner: RunnerSpec = RunnerSpec()
 

@@ -12,6 +12,7 @@ from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.plugin.state import INVENTORY, RUN
 from wcp_acceptance.report.summary import TestRecord
 from wcp_acceptance.targets import (
+    CertEndpoint,
     DnsProbe,
     EgressProbe,
     NatCase,
@@ -32,8 +33,10 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "vip_port": plan.vip_ports,
     "nat_case": plan.nat_cases,
     "slb_target": plan.slb_targets,
+    "cert_endpoint": plan.cert_endpoints,
 }
-TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort, ServiceRef)
+TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort, ServiceRef,
+                CertEndpoint)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from cryptography import x509
 
@@ -43,6 +43,17 @@ X509_UNTRUSTED = frozenset({2, 18, 19, 20, 21})  # no path to a trusted CA / sel
 X509_NOT_YET_VALID = 9
 X509_EXPIRED = 10
 X509_NAME_MISMATCH = frozenset({62, 64})  # hostname / IP address mismatch
+
+
+class TlsTarget(Protocol):
+    """What a TLS probe connects to: the VIP port, or any other endpoint (an NSX manager, vCenter)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def server_name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -173,11 +184,11 @@ def _ca_subjects(ca_file: Path) -> tuple[str, ...]:
         return ()
 
 
-def _tcp_connect(target: VipPort, timeout: float) -> tuple[TcpStep, socket.socket | None]:
+def _tcp_connect(target: TlsTarget, timeout: float) -> tuple[TcpStep, socket.socket | None]:
     start = time.monotonic()
     outcome: TcpOutcome
     try:
-        sock = socket.create_connection((str(target.vip), target.port), timeout=timeout)
+        sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except ConnectionRefusedError as exc:
         outcome, detail = "refused", str(exc)
     except TimeoutError as exc:
@@ -190,13 +201,13 @@ def _tcp_connect(target: VipPort, timeout: float) -> tuple[TcpStep, socket.socke
     return TcpStep(outcome, detail, time.monotonic() - start, timeout), None
 
 
-def _read_certificate(target: VipPort, timeout: float) -> tuple[PeerCertificate | None, str]:
+def _read_certificate(target: TlsTarget, timeout: float) -> tuple[PeerCertificate | None, str]:
     """An unverified handshake on a fresh connection, only to read the presented certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((str(target.vip), target.port), timeout=timeout) as raw, \
+        with socket.create_connection((target.host, target.port), timeout=timeout) as raw, \
                 context.wrap_socket(raw, server_hostname=target.server_name) as tls:
             der = tls.getpeercert(binary_form=True)
     except TimeoutError:
@@ -211,7 +222,7 @@ def _read_certificate(target: VipPort, timeout: float) -> tuple[PeerCertificate 
         return None, f"the certificate could not be decoded: {exc}"
 
 
-def _tls_handshake(target: VipPort, sock: socket.socket, context: ssl.SSLContext,
+def _tls_handshake(target: TlsTarget, sock: socket.socket, context: ssl.SSLContext,
                    timeout: float) -> tuple[TlsStep, ssl.SSLSocket | None]:
     name = target.server_name
     start = time.monotonic()
@@ -236,6 +247,20 @@ def _tls_handshake(target: VipPort, sock: socket.socket, context: ssl.SSLContext
     der = tls.getpeercert(binary_form=True)
     cert = decode_certificate(der) if der else None
     return TlsStep("verified", name, elapsed, timeout, protocol=tls.version(), certificate=cert), tls
+
+
+def handshake_only(target: TlsTarget, context: ssl.SSLContext, timeout: float) -> tuple[TcpStep, TlsStep | None]:
+    """TCP connect and the verified TLS handshake, each bounded by ``timeout``, then close: no request is sent.
+
+    The TLS step is None when TCP failed; a failed verification reads the certificate on a second,
+    unverified handshake, as :func:`observe_vip` does."""
+    tcp, sock = _tcp_connect(target, timeout)
+    if sock is None:
+        return tcp, None
+    tls_step, tls = _tls_handshake(target, sock, context, timeout)
+    if tls is not None:
+        tls.close()
+    return tcp, tls_step
 
 
 class _BytesSocket:
