@@ -47,7 +47,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..model import ServiceSpec, SupervisorModel, stable_uuid, suffix5
 from ..tls import LabCA
-from .server import SimServer, answer_after, check_latency
+from .controls import MAX_DELAY_S, Delays, Fault, FaultQueue, RequestLog, StatedLatency
+from .server import SimServer, answer_after
 
 JsonDict = dict[str, Any]
 
@@ -64,7 +65,6 @@ VERSION_INFO: JsonDict = {
 }
 
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})  # system:public-info-viewer
-MAX_DELAY_S = 30.0
 SNAPSHOTS_KEPT = 8
 
 REASONS: dict[int, str] = {
@@ -139,15 +139,6 @@ class KubeRequest:
     accept: str
     auth: str  # "bearer" (valid token), "invalid" (wrong token or scheme), "none"
     status: int
-
-
-@dataclass
-class _Fault:
-    remaining: int
-    status: int
-    reason: str
-    message: str
-    path_prefix: str | None
 
 
 @dataclass
@@ -333,68 +324,59 @@ def ip_pool_name(model: SupervisorModel, cidr: str | None = None) -> str:
     return f"{model.ncp_cluster}-ippool-{first}-{last}"
 
 
-class KubeApiSim:
-    """The application behind :class:`KubeApiHandler`: the model's objects served as kube-apiserver would."""
+class KubeApiSim(StatedLatency):
+    """The application behind :class:`KubeApiHandler`: the model's objects served as kube-apiserver would.
+
+    Faults, delays and the request log are the parts every simulator shares (:mod:`lab.sim.controls`);
+    a fault answers as a ``v1 Status`` whose reason is the fault's ``error_code``."""
 
     def __init__(self, model: SupervisorModel, token: str, *, created: datetime | None = None,
                  latency_s: float = 0.0) -> None:
         self.model = model
-        self._latency_s = check_latency(latency_s)
+        self.latency_s = latency_s
         self._token = token
         self.created = (created or datetime.now(UTC) - timedelta(hours=25)).replace(microsecond=0)
-        self.requests: list[KubeRequest] = []
+        self.log: RequestLog[KubeRequest] = RequestLog()
         self._lock = threading.Lock()
         self._rv = 1000
         self._snapshots: dict[str, list[_Snapshot]] = {}
         self._signatures: dict[str, object] = {}
-        self._faults: list[_Fault] = []
-        self._delay_s = 0.0
-        self._delay_prefix: str | None = None
-        self._wake = threading.Event()
+        self._faults = FaultQueue()
+        self._delays = Delays()
         self.refresh()
 
     def __repr__(self) -> str:
         return f"<KubeApiSim {len(self.model.services)} services>"
 
     @property
-    def latency_s(self) -> float:
-        """Seconds :class:`KubeApiHandler` waits before every answer: the stated latency, not a fault.
-
-        Kept across :meth:`clear_faults` and :meth:`reset`; outside 0..MAX_LATENCY_S is ValueError."""
-        return self._latency_s
-
-    @latency_s.setter
-    def latency_s(self, seconds: float) -> None:
-        self._latency_s = check_latency(seconds)
+    def requests(self) -> list[KubeRequest]:
+        """Every request answered, in order (the list itself; never the token)."""
+        return self.log.records
 
     # ---- fault controls ----------------------------------------------------------------------
     def fail_next(self, count: int, status: int = 500, *, reason: str | None = None, message: str | None = None,
                   path_prefix: str | None = None) -> None:
         """Answer the next ``count`` requests (whose path starts with ``path_prefix``) with a Status."""
-        with self._lock:
-            self._faults.append(_Fault(count, status, reason or REASONS.get(status, "InternalError"),
-                                       message or f"lab fault: injected {status}", path_prefix))
+        if count <= 0:
+            return
+        self._faults.add(Fault(path_prefix or "", status, count,
+                               error_code=reason or REASONS.get(status, "InternalError"),
+                               message=message or f"lab fault: injected {status}"))
 
     def set_delay(self, seconds: float, *, path_prefix: str | None = None) -> None:
         """Hold every answer (for paths starting with ``path_prefix``) for ``seconds`` (at most 30 s)."""
         if not 0 <= seconds <= MAX_DELAY_S:
             raise ValueError(f"delay must be between 0 and {MAX_DELAY_S} s, got {seconds}")
-        with self._lock:
-            self._delay_s = seconds
-            self._delay_prefix = path_prefix
-            self._wake.clear()
+        self._delays.clear()
+        self._delays.add(seconds, path_prefix or "")
 
     def clear_faults(self) -> None:
         """Drop pending failures and delays; requests being held are released at once."""
-        with self._lock:
-            self._faults.clear()
-            self._delay_s = 0.0
-            self._delay_prefix = None
-        self._wake.set()
+        self._faults.clear()
+        self._delays.clear()
 
     def list_requests(self, path_prefix: str = "") -> list[KubeRequest]:
-        with self._lock:
-            return [r for r in self.requests if r.path.startswith(path_prefix)]
+        return self.log.matching(path_prefix)
 
     # ---- state -------------------------------------------------------------------------------
     def reset(self, model: SupervisorModel) -> None:
@@ -402,7 +384,7 @@ class KubeApiSim:
         self.clear_faults()
         with self._lock:
             self.model = model
-            self.requests.clear()
+            self.log.clear()
             self._snapshots.clear()
             self._signatures.clear()
         self.refresh()
@@ -591,16 +573,12 @@ class KubeApiSim:
         accept = headers.get("accept", "")
         auth = self._authenticate(headers.get("authorization"))
         status, out_headers, body = self._answer(method, path, query, accept, auth, server_address)
-        with self._lock:
-            self.requests.append(KubeRequest(method, path, query, accept, auth, status))
+        self.log.add(KubeRequest(method, path, query, accept, auth, status))
         return status, out_headers, body
 
     def hold(self, path: str) -> None:
         """Wait out an injected delay (bounded; :meth:`clear_faults` ends it early)."""
-        with self._lock:
-            delay = self._delay_s if self._delay_prefix is None or path.startswith(self._delay_prefix) else 0.0
-        if delay > 0:
-            self._wake.wait(delay)
+        self._delays.wait(path)
 
     def _authenticate(self, header: str | None) -> str:
         if not header:
@@ -613,7 +591,7 @@ class KubeApiSim:
     def _answer(self, method: str, path: str, query: dict[str, str], accept: str, auth: str,
                 server_address: str) -> tuple[int, dict[str, str], bytes]:
         try:
-            self._take_fault(path)
+            self._take_fault(method, path)
             if auth == "invalid" or (auth == "none" and path not in PUBLIC_PATHS):
                 raise ApiError(401, "Unauthorized")
             if method not in ("GET", "HEAD"):
@@ -625,14 +603,11 @@ class KubeApiSim:
         except ApiError as error:
             return error.code, {"Content-Type": "application/json", **error.headers}, _dumps(error.body())
 
-    def _take_fault(self, path: str) -> None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.remaining > 0 and (fault.path_prefix is None or path.startswith(fault.path_prefix)):
-                    fault.remaining -= 1
-                    extra = {"Retry-After": "1"} if fault.status in (429, 503) else {}
-                    raise ApiError(fault.status, fault.message, fault.reason, details={}, headers=extra)
-            self._faults = [f for f in self._faults if f.remaining > 0]
+    def _take_fault(self, method: str, path: str) -> None:
+        fault = self._faults.take(method, path)
+        if fault is not None:
+            extra = {"Retry-After": "1"} if fault.status in (429, 503) else {}
+            raise ApiError(fault.status, fault.message or "", str(fault.error_code or ""), details={}, headers=extra)
 
     def _route(self, path: str, query: dict[str, str], accept: str, server_address: str) -> bytes:
         segments = [s for s in path.split("/") if s]
