@@ -151,6 +151,9 @@ class LabRuntime:
         for fault, days in fault_catalogue.CERT_DAYS_LEFT.items():  # the NSX manager's certificate re-issued
             if fault in self.faults:
                 state.cert_days["nsx"] = days
+        for fault, days in fault_catalogue.INTERMEDIATE_DAYS_LEFT.items():  # the API VIP's intermediate CA
+            if fault in self.faults:
+                state.cert_intermediate_days["kube"] = days
         return state
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
