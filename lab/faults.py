@@ -181,6 +181,10 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        "VIP sends in its handshake) is re-issued with 5 days left; the leaf keeps years", ("sims",),
        E("WCP-CERT-001", VIP_PORTS, "failed",
          "intermediate CA certificate CN=wcp-lab intermediate CA,O=wcp-lab (position 2 of 3 in the chain, served)")),
+    # login: kubectl vsphere login (the kube-apiserver simulators on 443 serve /wcp/login)
+    _f("login-refused", "vCenter SSO no longer accepts the login user's password (as after a rotation the "
+       "inventory missed): POST /wcp/login answers 401", ("sims",),
+       E("WCP-LOGIN-001", "*", "failed", "SSO refused devops@vsphere.local")),
 )}
 
 CONFIG_ERROR_TEXT = "Failed to configure the Supervisor control plane: the NSX edge cluster has no capacity."

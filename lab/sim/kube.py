@@ -48,6 +48,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ..model import ServiceSpec, SupervisorModel, stable_uuid, suffix5
 from ..tls import LabCA
 from .server import SimServer, answer_after, check_latency
+from .wcp import WcpLogin
 
 JsonDict = dict[str, Any]
 
@@ -351,6 +352,7 @@ class KubeApiSim:
         self._delay_s = 0.0
         self._delay_prefix: str | None = None
         self._wake = threading.Event()
+        self.wcp: WcpLogin | None = None  # /wcp/login and its tokens (lab.sim.wcp); None: no login served
         self.refresh()
 
     def __repr__(self) -> str:
@@ -590,7 +592,11 @@ class KubeApiSim:
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         accept = headers.get("accept", "")
         auth = self._authenticate(headers.get("authorization"))
-        status, out_headers, body = self._answer(method, path, query, accept, auth, server_address)
+        if path.startswith("/wcp/") and self.wcp is not None:  # the Supervisor's login (lab.sim.wcp)
+            port = int(server_address.rpartition(":")[2] or 0)
+            status, out_headers, body = self.wcp.answer(method, path, headers, port)
+        else:
+            status, out_headers, body = self._answer(method, path, query, accept, auth, server_address)
         with self._lock:
             self.requests.append(KubeRequest(method, path, query, accept, auth, status))
         return status, out_headers, body
@@ -608,6 +614,8 @@ class KubeApiSim:
         scheme, _, credential = header.partition(" ")
         if scheme.lower() == "bearer" and credential.strip() == self._token:
             return "bearer"
+        if scheme.lower() == "bearer" and self.wcp is not None and self.wcp.accepts(credential.strip()):
+            return "bearer"  # a session token of /wcp/login
         return "invalid"
 
     def _answer(self, method: str, path: str, query: dict[str, str], accept: str, auth: str,

@@ -37,6 +37,7 @@ from .kube import KubeApiHandler, KubeApiSim
 from .nsx import NsxPolicyHandler, NsxPolicySim
 from .server import SimServer, check_latency
 from .vcenter import VcenterHandler, VcenterSim
+from .wcp import WcpLogin
 
 KINDS = ("nsx", "vcenter", "kube")
 VIA_INTERMEDIATE = frozenset({"kube"})  # the API VIP's certificate comes from the lab's intermediate CA
@@ -84,6 +85,10 @@ class SimState:
     # kind -> days left on a new intermediate CA its certificate is issued from (default: the lab's own)
     cert_intermediate_days: dict[str, float] = field(default_factory=dict)
     latency_s: float = 0.0
+    # kubectl vsphere login (lab.sim.wcp): the lab's SSO user and the key its session tokens are signed with
+    login_username: str = ""
+    login_password: str = ""
+    login_key: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -117,6 +122,9 @@ class SimState:
             cert_days={str(k): float(v) for k, v in data.get("cert_days", {}).items()},
             cert_intermediate_days={str(k): float(v) for k, v in data.get("cert_intermediate_days", {}).items()},
             latency_s=data.get("latency_s", 0.0),
+            login_username=str(data.get("login_username", "")),
+            login_password=str(data.get("login_password", "")),
+            login_key=str(data.get("login_key", "")),
         )
 
     def save(self, path: Path) -> Path:
@@ -151,6 +159,8 @@ def apply_state(kind: str, app: Any, state: SimState, *, initial: bool) -> None:
     if isinstance(app, KubeApiSim):
         if not initial:
             app.reset(state.model)
+        app.wcp = WcpLogin(state.login_username, state.login_password, state.login_key) \
+            if state.login_username and state.login_key else None
         app.clear_faults()
         for fault in state.faults.get(kind, []):
             app.fail_next(fault.times if fault.times is not None else ALL_REQUESTS, fault.status,

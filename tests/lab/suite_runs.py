@@ -34,7 +34,7 @@ def run_in_lab(lab: LabRuntime, report_dir: Path, *args: str) -> LabRun:
     summary = json.loads((latest[0] / "summary.json").read_text())
     # the lab's canary secrets never reach an artifact, whatever the fault
     texts = [p.read_text(errors="replace") for p in latest[0].resolve().iterdir()] + [done.stdout, done.stderr]
-    for secret in (lab.nsx_password, lab.vc_password, lab.kube_token):
+    for secret in (lab.nsx_password, lab.vc_password, lab.kube_token, lab.login_password, lab.login_key):
         assert not any(secret in text for text in texts), "a lab secret leaked into the report or the output"
     return LabRun(done.returncode, summary, done.stdout, seconds)
 

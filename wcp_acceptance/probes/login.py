@@ -85,13 +85,13 @@ def observe_login(client: WcpLoginClient) -> LoginObservation:
     """The login as ``client.username``, then ``/version`` with the token; ObservationError where nothing is judged."""
     observed_at = datetime.now(UTC)
     answer, token, why_none = client.login()
-    target = client.target(LOGIN_PORT)
+    target = client.target(client.login_port)
     if answer.status not in LOGIN_JUDGED:
         raise ObservationError(target, f"the WCP login API answered {answer.status} {answer.reason} to POST "
                                        f"/wcp/login as {client.username} (neither a session nor a refusal)",
                                _evidence(client, answer))
     base = LoginObservation(client.username, client.address, client.server_name, observed_at, answer.status,
-                            answer.reason, answer.elapsed_s)
+                            answer.reason, answer.elapsed_s, login_port=client.login_port, api_port=client.api_port)
     if answer.status != 200:
         return replace(base, login_body_head=_head(client, answer))
     if token is None:
@@ -100,7 +100,7 @@ def observe_login(client: WcpLoginClient) -> LoginObservation:
                                _evidence(client, answer))
     version = client.version(token)
     if version.status not in VERSION_JUDGED:
-        raise ObservationError(client.target(API_PORT), f"kube-apiserver answered {version.status} "
+        raise ObservationError(client.target(client.api_port), f"kube-apiserver answered {version.status} "
                                                         f"{version.reason} to GET /version with the login's token",
                                _evidence(client, answer, version))
     git_version = None
@@ -111,9 +111,9 @@ def observe_login(client: WcpLoginClient) -> LoginObservation:
             info = None
         value = info.get("gitVersion") if isinstance(info, dict) else None
         if not isinstance(value, str) or not value:
-            raise ObservationError(client.target(API_PORT), "GET /version with the login's token answered 200 but "
-                                                            "not as kube-apiserver (no gitVersion)",
-                                   _evidence(client, answer, version))
+            raise ObservationError(client.target(client.api_port),
+                                   "GET /version with the login's token answered 200 but not as kube-apiserver "
+                                   "(no gitVersion)", _evidence(client, answer, version))
         git_version = value
     return replace(base, token_kind=token_kind(token), version_status=version.status, version_reason=version.reason,
                    version_elapsed_s=version.elapsed_s,

@@ -85,7 +85,8 @@ class WcpLoginClient:
     """The two requests of ``kubectl vsphere login`` against one API VIP, as ``username``."""
 
     def __init__(self, address: str, server_name: str, ca_file: Path, username: str, password: Secret, *,
-                 connect_timeout: float, read_timeout: float, opted_in: bool) -> None:
+                 connect_timeout: float, read_timeout: float, opted_in: bool, login_port: int = LOGIN_PORT,
+                 api_port: int = API_PORT) -> None:
         if not isinstance(password, Secret):
             raise TypeError("password must be a wcp_acceptance.secret.Secret")
         self.address = address
@@ -95,9 +96,10 @@ class WcpLoginClient:
         self._password = password
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
+        self.login_port, self.api_port = login_port, api_port
         self.allowed: frozenset[SessionEndpoint] = frozenset({WCP_LOGIN}) if opted_in else frozenset()
         self.calls = 0
-        self._tokens: list[str] = []  # every token seen, only to scrub it from what is shown
+        self._tokens: list[Secret] = []  # every token seen, only to scrub it from what is shown
 
     def __repr__(self) -> str:
         state = "opted in" if self.allowed else "not opted in"
@@ -110,7 +112,7 @@ class WcpLoginClient:
     def login(self) -> tuple[HttpAnswer, Secret | None, str]:
         """``POST /wcp/login``: the answer, the session token (None when there is none) and why there is none."""
         basic = base64.b64encode(f"{self.username}:{self._password.reveal()}".encode()).decode()
-        answer = self._send(WCP_LOGIN.method, LOGIN_PORT, WCP_LOGIN.path,
+        answer = self._send(WCP_LOGIN.method, self.login_port, WCP_LOGIN.path,
                             {"Authorization": f"Basic {basic}", "Content-Type": "application/json"}, b"{}")
         if answer.status != 200:
             return answer, None, ""
@@ -121,17 +123,18 @@ class WcpLoginClient:
         token = body.get("session_id") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token.strip():
             return answer, None, "the JSON has no session_id"
-        self._tokens.append(token)
-        return answer, Secret(token, "wcp-login"), ""
+        secret = Secret(token, "wcp-login")
+        self._tokens.append(secret)
+        return answer, secret, ""
 
     def version(self, token: Secret) -> HttpAnswer:
         """``GET /version`` on the API port with the token as Bearer."""
-        return self._send("GET", API_PORT, "/version", {"Authorization": f"Bearer {token.reveal()}"}, None)
+        return self._send("GET", self.api_port, "/version", {"Authorization": f"Bearer {token.reveal()}"}, None)
 
     def scrub(self, text: str) -> str:
         """``text`` without the password, its Basic form or any token this client saw."""
         basic = base64.b64encode(f"{self.username}:{self._password.reveal()}".encode()).decode()
-        for value in (self._password.reveal(), basic, *self._tokens):
+        for value in (self._password.reveal(), basic, *(t.reveal() for t in self._tokens)):
             if value and len(value) >= 4:
                 text = text.replace(value, MASK)
         return text
@@ -139,7 +142,10 @@ class WcpLoginClient:
     # ---- sending -----------------------------------------------------------------------------------------
     def _send(self, method: str, port: int, path: str, headers: dict[str, str], body: bytes | None) -> HttpAnswer:
         refuse_unless_allowed(method, path, "", self.allowed)  # before any connection
-        tls = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.ca_file))
+        try:
+            tls = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ApiTlsError(self.target(port), f"cannot load the CA file {self.ca_file}: {exc}") from None
         host = self.server_name if ":" not in self.server_name else f"[{self.server_name}]"
         connection = _VerifiedConnection(self.address, port, server_name=self.server_name, tls=tls,
                                          connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
