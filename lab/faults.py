@@ -100,6 +100,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-VIP-002", "*:6443", "failed", ""),
        E("WCP-VIP-003", "*:6443", "failed", ""),
        E("WCP-CERT-001", "*:6443", "error", "refused"),
+       E("WCP-LOGIN-001", "*", "error", "refused"),  # the login's token is proved against :6443
        E("WCP-DLB-001", "*", "error", "refused"),
        E("WCP-DLB-002", "*", "error", "refused"),
        E("WCP-EGR-002", "*", "error", "refused"),
@@ -109,6 +110,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("vip-cert-wrong-name", "kube-apiserver serves a certificate for another name", ("sims",),
        E("WCP-VIP-002", "*", "failed", "kube.other"),
        E("WCP-VIP-003", "*", "failed", "WCP-VIP-002"),
+       E("WCP-LOGIN-001", "*", "error", "certificate"),
        E("WCP-DLB-001", "*", "error", "certificate"),
        E("WCP-DLB-002", "*", "error", "certificate"),
        E("WCP-EGR-002", "*", "error", "certificate"),
