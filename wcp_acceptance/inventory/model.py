@@ -390,6 +390,8 @@ class LoginSpec(_Model):
     enabled: StrictBool = False
     user: Text | None = None  # an SSO user with a role on a vSphere Namespace, as user@domain
     password: SecretValue | None = None
+    port: Port = 443  # where the API VIP serves /wcp/login (the Supervisor's: 443)
+    api_port: Port = 6443  # where the token is proved against kube-apiserver (the Supervisor's: 6443)
 
     @model_validator(mode="after")
     def _user_and_password_when_enabled(self) -> LoginSpec:

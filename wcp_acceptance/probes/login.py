@@ -121,6 +121,6 @@ def observe_login(client: WcpLoginClient) -> LoginObservation:
 
 
 def login_client(address: str, server_name: str, ca_file: Path, user: str, password: Secret, timeouts: Timeouts, *,
-                 opted_in: bool) -> WcpLoginClient:
+                 opted_in: bool, login_port: int = LOGIN_PORT, api_port: int = API_PORT) -> WcpLoginClient:
     return WcpLoginClient(address, server_name, ca_file, user, password, connect_timeout=timeouts.connect,
-                          read_timeout=timeouts.api, opted_in=opted_in)
+                          read_timeout=timeouts.api, opted_in=opted_in, login_port=login_port, api_port=api_port)
