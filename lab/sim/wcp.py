@@ -32,6 +32,9 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+TOKEN_HEADER = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())  # how every lab session token begins
+
+
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -49,7 +52,7 @@ class WcpLogin:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def token(self, user: str, now: float | None = None) -> str:
-        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        header = TOKEN_HEADER
         issued_at = int(now if now is not None else time.time())
         claims = _b64(json.dumps({"sub": user, "iss": "wcp-lab", "iat": issued_at,
                                   "exp": issued_at + TOKEN_LIFETIME_S}).encode())
