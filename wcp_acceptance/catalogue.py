@@ -154,10 +154,12 @@ CHECKS: tuple[Check, ...] = (
           doc=VC_WCP_GET, needs=("vcenter",)),
     # cert: days left on the certificates
     Check("WCP-CERT-001", "cert", "certificates are not about to run out",
-          "every certificate the API VIP (each port), the NSX managers and vCenter serve, the leaf and the CA "
-          "certificates it chains to, is valid now with at least certificates.warn_days left (fewer: severity "
-          "major; fewer than fail_days, expired or not yet valid: critical)",
-          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request",
+          "every certificate the API VIP (each port), the NSX managers and vCenter serve (the leaf and every "
+          "intermediate sent in the handshake) and the CA-file certificates above them is valid now with at least "
+          "certificates.warn_days left (fewer: severity major; fewer than fail_days, expired or not yet valid: "
+          "critical); the message names the certificate's subject and position in the chain",
+          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request; "
+          "the certificates the server sent, as sent",
           doc=TLS_RFC, needs=("api_vip.ca_file", "nsx.ca_file", "vcenter.ca_file", "certificates")),
     # login: kubectl vsphere login, opt-in
     Check("WCP-LOGIN-001", "login", "kubectl vsphere login works",

@@ -12,7 +12,9 @@ client work against it unchanged:
   remain; a token the server no longer holds (or cannot read) gets ``410 Expired``;
 * server-side printing: ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` returns a
   ``meta.k8s.io/v1`` Table with the columns kubectl prints;
-* bearer-token authentication (401 Status), GET only (405 Status for any other verb).
+* bearer-token authentication (401 Status), GET only (405 Status for any other verb);
+* with :attr:`KubeApiSim.wcp` set, the Supervisor's ``/wcp/login`` on 443 and its session tokens
+  as Bearer tokens (:mod:`lab.sim.wcp`).
 
 State: Services are serialised once per snapshot (10,000 of them page in well under a second);
 a new snapshot is taken when the model's Service list changes (added, removed or replaced
