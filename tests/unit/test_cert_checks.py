@@ -7,6 +7,7 @@ servers on 127.0.0.1 (one handshake, no request), and the VIP's certificate from
 from __future__ import annotations
 
 import socket
+import ssl
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -368,3 +369,25 @@ def test_a_served_root_is_judged_once_as_served(tmp_path: Path) -> None:
 
 def _endpoint_at(ca_file: Path) -> CertEndpoint:
     return CertEndpoint("nsx", "127.0.0.1", 443, "127.0.0.1", ca_file)
+
+
+def test_a_python_that_cannot_read_the_sent_chain_says_so() -> None:
+    from typing import cast
+
+    from wcp_acceptance.probes.vip import served_chain
+
+    class _Bare:  # neither SSLSocket.get_unverified_chain (3.13+) nor CPython's _sslobj one
+        pass
+
+    ders, note = served_chain(cast("ssl.SSLSocket", _Bare()))
+    assert (ders, note) == ((), "this Python's ssl cannot hand out the certificates the server sent (only its leaf)")
+
+
+def test_an_expired_leaf_still_shows_the_intermediate_sent_with_it(tmp_path: Path) -> None:
+    ca = LabCA()
+    ca_file = ca.save(tmp_path / "saved")
+    lab = LabCA.load(tmp_path / "saved")
+    with SimServer(_Silent, None, lab.server_context("127.0.0.1", days_left=-2, via=lab.intermediate())) as server:
+        obs = observe_cert(_endpoint(server, ca_file), FAST)
+    assert (obs.tls.outcome, obs.tls.verify_code) == ("verify_failed", 10)  # read on the second, unverified handshake
+    assert [c.subject for c in obs.served] == ["CN=wcp-lab intermediate CA,O=wcp-lab"]
