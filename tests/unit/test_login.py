@@ -280,3 +280,26 @@ def test_the_token_and_the_password_never_reach_a_message_or_log(login_sim: Logi
     for secret in (PASSWORD, token, token.split(".")[2]):
         assert secret not in blob
     assert client.scrub(f"echo {token} {PASSWORD}") == "echo ******** ********"
+
+
+# ---- the lab's side: the simulator's login endpoints and their state ----------------------------------------
+
+
+def test_the_simulator_serves_the_banner_and_only_post_on_the_login_port() -> None:
+    wcp = WcpLogin(USER, PASSWORD, "jwtkey-" + "3" * 12)
+    assert wcp.answer("GET", "/wcp/loginbanner", {}, 443)[0] == 200
+    assert wcp.answer("GET", "/wcp/login", {}, 443)[0] == 405
+    assert wcp.answer("POST", "/wcp/login", {}, 6443)[0] == 404  # 6443 is kube-apiserver's
+    assert wcp.answer("POST", "/wcp/login", {"authorization": "Bearer x"}, 443)[0] == 401
+    assert wcp.logins == [("", 401)]
+
+
+def test_the_login_state_survives_the_state_file_round_trip() -> None:
+    from lab.sim.serve import SimState
+
+    state = SimState(SupervisorModel.seed(), "audit", "n", "v@vsphere.local", "v", "t", login_username=USER,
+                     login_password=PASSWORD, login_key="k" * 16, cert_intermediate_days={"kube": 5.5})
+    again = SimState.from_dict(state.to_dict())
+    assert (again.login_username, again.login_password, again.login_key) == (USER, PASSWORD, "k" * 16)
+    assert again.cert_intermediate_days == {"kube": 5.5}
+    assert PASSWORD not in repr(again)
