@@ -12,7 +12,9 @@ client work against it unchanged:
   remain; a token the server no longer holds (or cannot read) gets ``410 Expired``;
 * server-side printing: ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` returns a
   ``meta.k8s.io/v1`` Table with the columns kubectl prints;
-* bearer-token authentication (401 Status), GET only (405 Status for any other verb).
+* bearer-token authentication (401 Status), GET only (405 Status for any other verb);
+* with :attr:`KubeApiSim.wcp` set, the Supervisor's ``/wcp/login`` on 443 and its session tokens
+  as Bearer tokens (:mod:`lab.sim.wcp`).
 
 State: Services are serialised once per snapshot (10,000 of them page in well under a second);
 a new snapshot is taken when the model's Service list changes (added, removed or replaced
@@ -56,6 +58,7 @@ from .kube_lists import Snapshot, StoredItem, decode_continue, encode_continue, 
 from .kube_status import EXPIRED_MESSAGE, REASONS, ApiError
 from .kube_tables import printed_table, wants_table
 from .server import SimServer, answer_after
+from .wcp import WcpLogin
 
 JsonDict = dict[str, Any]
 
@@ -251,6 +254,7 @@ class KubeApiSim(StatedLatency):
         self._signatures: dict[str, object] = {}
         self._faults = FaultQueue()
         self._delays = Delays()
+        self.wcp: WcpLogin | None = None  # /wcp/login and its tokens (lab.sim.wcp); None: no login served
         self.refresh()
 
     def __repr__(self) -> str:
@@ -480,7 +484,11 @@ class KubeApiSim(StatedLatency):
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         accept = headers.get("accept", "")
         auth = self._authenticate(headers.get("authorization"))
-        status, out_headers, body = self._answer(method, path, query, accept, auth, server_address)
+        if path.startswith("/wcp/") and self.wcp is not None:  # the Supervisor's login (lab.sim.wcp)
+            port = int(server_address.rpartition(":")[2] or 0)
+            status, out_headers, body = self.wcp.answer(method, path, headers, port)
+        else:
+            status, out_headers, body = self._answer(method, path, query, accept, auth, server_address)
         self.log.add(KubeRequest(method, path, query, accept, auth, status))
         return status, out_headers, body
 
@@ -494,6 +502,8 @@ class KubeApiSim(StatedLatency):
         scheme, _, credential = header.partition(" ")
         if scheme.lower() == "bearer" and credential.strip() == self._token:
             return "bearer"
+        if scheme.lower() == "bearer" and self.wcp is not None and self.wcp.accepts(credential.strip()):
+            return "bearer"  # a session token of /wcp/login
         return "invalid"
 
     def _answer(self, method: str, path: str, query: dict[str, str], accept: str, auth: str,
