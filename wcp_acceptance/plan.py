@@ -46,7 +46,7 @@ def dns_probes(inv: Inventory, *, ptr_only: bool = False) -> list[DnsProbe]:
 
 def upstream_probes(inv: Inventory) -> list[UpstreamProbe]:
     """WCP-DNS-004: one target per VM workload interface; each upstream is asked the first workload DNS name
-    (else the first management name, else the upstream's own reverse name is not asked: no target)."""
+    (else the first management name; an inventory with no names has no target)."""
     entry = next(iter(inv.dns.workload.names or inv.dns.management.names), None)
     if entry is None:
         return []
