@@ -210,14 +210,15 @@ def build_inventory(facts: SiteFacts, given: OperatorInput) -> Discovered:
     api_servers = _ipv4s(info.get("api_servers"))
     if not api_servers:
         api_servers = _ipv4s(str(wcp_cm.get("api_servers_management_ips", "")).split(","))
+    api_servers = sorted(dict.fromkeys(api_servers), key=IPv4Address)  # cp-1, cp-2, ... in address order
     master_dns, worker_dns = _ipv4s(info.get("master_DNS")), _ipv4s(info.get("worker_DNS"))
 
     management_net = IPv4Network(given.management_network, strict=False) if given.management_network else None
-    members = list(facts.vip_pool_members)
+    members = sorted(facts.vip_pool_members, key=IPv4Address)  # paired with api_servers in address order
     if members and len(members) == len(api_servers):
         b.notes.append("each VM's eth1 address is a member of the API VIP's NSX pool, paired with api_servers in "
                        "address order: which member is which VM is not public, verify the pairing")
-    control_plane = []
+    control_plane: list[Any] = []
     for i, mgmt in enumerate(api_servers):
         where = f"supervisor.control_plane[{i}]"
         ssh: dict[str, Any] = {"user": given.ssh_user, "port": 22}
@@ -252,7 +253,8 @@ def build_inventory(facts: SiteFacts, given: OperatorInput) -> Discovered:
         control_plane.append({"name": f"cp-{i + 1}", "management_address": mgmt, "ssh": ssh,
                               "interfaces": {"eth0": eth0, "eth1": eth1}})
     if not control_plane:
-        b.fill("supervisor.control_plane", "vCenter lists no api_servers: the control-plane VMs' addresses")
+        control_plane.append(b.fill("supervisor.control_plane", "vCenter lists no api_servers: the control-plane "
+                                                                "VMs' addresses"))
 
     names = [{"name": n, "address": a} for n, a in given.dns_names]
     if not names:
