@@ -6,6 +6,7 @@ the lab test (tests/lab/test_lab_discover.py) runs it from the jumpbox and runs 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +151,27 @@ def test_an_existing_file_is_kept_without_force(env: SimStack, tmp_path: Path,
     assert main(_args(env, out)) == 4
     assert out.read_text() == "keep me\n"
     assert "exists (pass --force" in capsys.readouterr().err
+
+
+def test_the_api_vips_ca_is_the_one_the_kubeconfig_trusts(env: SimStack, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "site.yaml"
+    assert main(_args(env, out, "--kubeconfig", str(env.kubeconfig), "--context", "lab")) == 0
+    assert yaml.safe_load(out.read_text())["api_vip"]["ca_file"] == str(env.ca_file.resolve())
+    assert "api_vip.ca_file:" not in capsys.readouterr().out.split("note:")[0]
+
+
+def test_an_inline_kubeconfig_ca_is_written_beside_the_inventory(tmp_path: Path) -> None:
+    from wcp_acceptance.cli.discover import _kubeconfig_ca
+
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "clusters": [{"name": "vip", "cluster": {"server": "https://172.16.1.2:6443",
+                                                 "certificate-authority-data": base64.b64encode(pem).decode()}}],
+        "contexts": [{"name": "172.16.1.2", "context": {"cluster": "vip", "user": "u"}}],
+        "current-context": "172.16.1.2"}))
+    found = _kubeconfig_ca(str(kubeconfig), None, tmp_path / "out" / "site.yaml")
+    assert found == str((tmp_path / "out" / "site-supervisor-ca.pem").resolve())
+    assert Path(found).read_bytes() == pem
+    assert _kubeconfig_ca(str(kubeconfig), "no-such-context", tmp_path / "x.yaml") is None

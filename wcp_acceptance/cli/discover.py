@@ -13,11 +13,15 @@ Supervisor (vCenter unreachable or timing out, no cluster with Workload Manageme
 from __future__ import annotations
 
 import argparse
+import base64
+import dataclasses
 import os
 import sys
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from wcp_acceptance import discovery
 from wcp_acceptance.finding import ObservationError
@@ -128,6 +132,34 @@ def _operator(args: argparse.Namespace) -> OperatorInput:
         workload_prefix=args.workload_prefix, workload_gateway=args.workload_gateway, dns_names=tuple(names))
 
 
+def _kubeconfig_ca(kubeconfig: str | None, context: str | None, output: Path) -> str | None:
+    """The CA file the kubeconfig's cluster trusts (the Supervisor API's, for api_vip.ca_file): its
+    ``certificate-authority`` path, or its ``certificate-authority-data`` written beside the output."""
+    if not kubeconfig:
+        return None
+    try:
+        config = yaml.safe_load(Path(kubeconfig).read_text())
+        contexts = {c["name"]: c["context"] for c in config.get("contexts") or []}
+        chosen = contexts[context or config.get("current-context")]
+        cluster = next(c["cluster"] for c in config.get("clusters") or [] if c["name"] == chosen["cluster"])
+    except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError, StopIteration):
+        return None
+    if isinstance(cluster.get("certificate-authority"), str):
+        path = Path(cluster["certificate-authority"])
+        path = path if path.is_absolute() else Path(kubeconfig).parent / path
+        return str(path.resolve()) if path.is_file() else None
+    if isinstance(cluster.get("certificate-authority-data"), str):
+        try:
+            pem = base64.b64decode(cluster["certificate-authority-data"], validate=True)
+        except ValueError:
+            return None
+        target = output.parent / f"{output.stem}-supervisor-ca.pem"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(pem)
+        return str(target.resolve())
+    return None
+
+
 def _vcenter_error(error: ObservationError) -> DiscoverError:
     status = getattr(error, "status", None)
     if status in (401, 403):
@@ -212,6 +244,12 @@ def discover(args: argparse.Namespace) -> tuple[str, list[str]]:
     except ObservationError as error:
         raise DiscoverError(CANNOT_READ, f"{error.target}: {error.cause}") from None
     facts = SiteFacts(moid, str(name) if name else None, info)
+    if given.api_ca is None:  # the CA the kubeconfig trusts for the Supervisor API, if it names one
+        found_ca = _kubeconfig_ca(given.kubeconfig, given.context, output)
+        if found_ca is not None:
+            given = dataclasses.replace(given, api_ca=found_ca)
+            facts.problems.append(f"api_vip.ca_file is the CA the kubeconfig trusts ({found_ca}); verify it signs "
+                                  "the VIP's certificate on 443 too")
     _read_kube(given, facts, args.timeout)
     _read_nsx(given, facts, args.timeout)
     found = build_inventory(facts, given)
