@@ -183,9 +183,11 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("wcp-kubernetes-warning", "vCenter reports kubernetes_status WARNING, with a condition carrying a KB link",
        ("sims",),
        E("WCP-VC-002", "*", "failed", "WaitForNodeUpgrade")),
-    _f("wcp-drift-dns", "vCenter's worker DNS (the Supervisor's workload DNS) differs from the inventory's",
+    _f("wcp-drift-dns", "vCenter's worker DNS (the Supervisor's workload DNS) differs from the inventory's; "
+       "CoreDNS forwards to it, as WCP sets CoreDNS up from it, and nothing answers there",
        ("sims",),
-       E("WCP-VC-003", "*", "failed", "worker_DNS")),
+       E("WCP-VC-003", "*", "failed", "worker_DNS"),
+       E("WCP-DNS-004", UPSTREAMS, "failed", "not a workload DNS server the inventory names")),
     # cert: the NSX manager's certificate re-issued by the lab CA to run out soon (the simulator reloads on SIGHUP)
     _f("cert-expiring", "the NSX manager's certificate is re-issued with 5 days left (below fail_days 7)", ("sims",),
        E("WCP-CERT-001", "nsx *", "failed", "5 days left")),

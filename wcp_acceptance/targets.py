@@ -48,9 +48,10 @@ class UpstreamProbe:
     def __str__(self) -> str:
         return f"{self.vm}/{self.iface} -> CoreDNS upstreams"
 
-    def dns_probe(self, server: IPv4Address) -> DnsProbe:
+    def dns_probe(self, server: IPv4Address, port: int | None = None) -> DnsProbe:
         """The A query this target sends to one upstream (the same probe WCP-DNS-001 sends, when it is one)."""
-        return DnsProbe(self.vm, self.iface, self.source, server, self.name, self.expected_address, port=self.port)
+        return DnsProbe(self.vm, self.iface, self.source, server, self.name, self.expected_address,
+                        port=self.port if port is None else port)
 
 
 @dataclass(frozen=True)
