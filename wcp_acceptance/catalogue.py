@@ -90,6 +90,12 @@ CHECKS: tuple[Check, ...] = (
           "the VM's own resolver resolves the management names",
           "getent ahostsv4 and /etc/resolv.conf on the VM", doc=SEED,
           needs=("supervisor.control_plane", "dns.management.names")),
+    Check("WCP-DNS-004", "dns", "CoreDNS's upstreams answer the workload network",
+          "every upstream of forward . in CoreDNS's Corefile (kube-system/coredns, root block) answers a query "
+          "sent from each control-plane VM's workload address, and the reply comes back",
+          "one GET of the coredns ConfigMap; the A query WCP-DNS-001 sends to that server from eth1 (sent anew "
+          "only for an upstream the inventory does not name); the VM's egress datagram tells no reply from "
+          "never arrived", doc=SEED, needs=("kubernetes", "supervisor.control_plane", "dns.workload")),
     Check("WCP-RT-001", "routing", "management traffic stays on the management interface",
           "no ip rule steers a management dependency (management DNS, vCenter, NSX managers, NTP) into the "
           "workload table", "ip -j rule, ip -j route show table all, ip -j route get <dst> from <eth0 address>",

@@ -74,6 +74,7 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "nsx_nat": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.nsx_nat(_nsx(r), got("ncp_cluster"))),
     "ncp_namespace_pods": (("kube",), (), lambda r, got: api_reads.ncp_namespace_pods(_kube(r))),
     "ncp_ini_managers": (("kube",), (), lambda r, got: api_reads.ncp_ini_managers(_kube(r))),
+    "coredns_upstreams": (("kube",), (), lambda r, got: api_reads.coredns_upstreams(_kube(r))),
     "slb_comparison": (("nsx", "kube"), ("nsx_lb_services", "nsx_virtual_servers"),
                        lambda r, got: api_reads.slb_comparison(r.inventory, _nsx(r), got("nsx_lb_services"),
                                                                got("nsx_virtual_servers"), _optional_cluster(got))),

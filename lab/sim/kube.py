@@ -409,7 +409,8 @@ class KubeApiSim(StatedLatency):
             cm("kube-system", "coredns", {"Corefile": (
                 ".:53 {\n    errors\n    health\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n"
                 "       pods insecure\n       fallthrough in-addr.arpa ip6.arpa\n    }\n"
-                f"    forward . {' '.join(m.worker_dns)}\n    cache 30\n    loop\n    reload\n}}\n")}),
+                f"    forward . {' '.join(m.coredns_upstreams or m.worker_dns)}\n"
+                "    cache 30\n    loop\n    reload\n}\n")}),
         ]
 
     def _node_names(self) -> list[str]:

@@ -20,6 +20,7 @@ from wcp_acceptance.targets import (
     RouteProbe,
     ServicePort,
     ServiceRef,
+    UpstreamProbe,
     VipPort,
 )
 
@@ -28,6 +29,7 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "dns_probe": plan.dns_probes,
     "ptr_probe": lambda inv: plan.dns_probes(inv, ptr_only=True),
     "resolver_probe": plan.resolver_probes,
+    "upstream_probe": plan.upstream_probes,
     "route_probe": plan.route_probes,
     "egress_probe": plan.egress_probes,
     "vip_port": plan.vip_ports,
@@ -35,8 +37,8 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "slb_target": plan.slb_targets,
     "cert_endpoint": plan.cert_endpoints,
 }
-TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort, ServiceRef,
-                CertEndpoint)
+TARGET_TYPES = (DnsProbe, UpstreamProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort,
+                ServiceRef, CertEndpoint)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
