@@ -59,9 +59,15 @@ def _evidence_line(ns: NamespaceInfo) -> str:
 
 
 def _users_of(snat_ip: str, router: str, namespaces: Sequence[NamespaceInfo]) -> list[str]:
-    """Namespaces on another Tier-1 than ``router`` that name the same SNAT IP."""
-    return sorted(n.name for n in namespaces if _annotated(n) and n.annotations.get(SNAT_IP, "").strip() == snat_ip
-                  and n.annotations.get(ROUTER, "") != router)
+    """Namespaces on another Tier-1 than ``router`` that name the same SNAT IP (the system namespaces as one)."""
+    names = sorted(n.name for n in namespaces if _annotated(n) and n.annotations.get(SNAT_IP, "").strip() == snat_ip
+                   and n.annotations.get(ROUTER, "") != router)
+    system = [n for n in names if is_system(n)]
+    shown = [n for n in names if not is_system(n)]
+    if system:
+        more = ", ..." if len(system) > 3 else ""
+        shown.insert(0, f"the system namespaces ({len(system)}: {', '.join(system[:3])}{more})")
+    return shown
 
 
 def _snat_rule(rules: Sequence[Mapping[str, Any]], snat_ip: str) -> tuple[Mapping[str, Any] | None, list[str]]:
