@@ -171,3 +171,19 @@ def test_namespace_info_keeps_only_ncp_annotations_and_survives_odd_shapes() -> 
     assert NamespaceInfo.from_json({"metadata": None}) == NamespaceInfo("")
     odd = {"metadata": {"name": "b", "annotations": "nope", "labels": []}}
     assert NamespaceInfo.from_json(odd) == NamespaceInfo("b")
+
+
+def test_the_plan_has_the_system_target_each_named_namespace_and_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.inventories import EXAMPLE, EXAMPLE_ENV
+    from wcp_acceptance.inventory import load_inventory
+    from wcp_acceptance.plan import manager_tls_probes, namespace_refs
+
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    inv = load_inventory(EXAMPLE)
+    assert [str(r) for r in namespace_refs(inv)] == [
+        "system namespaces (the Supervisor's own Tier-1)", "namespace team-a",
+        "vSphere Namespaces the inventory does not name"]
+    probes = manager_tls_probes(inv)
+    assert len(probes) == len(inv.supervisor.control_plane) * len(inv.nsx.managers)
+    assert all(p.iface == "eth0" and p.address is not None for p in probes)
