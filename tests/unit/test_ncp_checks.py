@@ -182,3 +182,13 @@ def test_a_failed_handshake_says_where_it_stopped(stage: str, error: str, observ
     assert finding.observed.startswith(observed)
     assert cause in finding.cause
     assert any(line.startswith("ip -j route get 192.168.10.28 from 192.168.10.45: [") for line in finding.evidence)
+
+
+def test_a_timed_out_handshake_blames_the_firewall_or_the_route_as_route_get_says() -> None:
+    out_eth0 = '[{"dst":"192.168.10.28","from":"192.168.10.45","dev":"eth0"}]'
+    assert "routes it out eth0 as it should, so a firewall" in check_manager_tls(
+        tls(False, "connect", "timed out"), out_eth0).cause
+    out_eth1 = '[{"dst":"192.168.10.28","from":"192.168.10.45","via":"10.244.0.1","dev":"eth1"}]'
+    assert "routes it out eth1, not eth0 (see WCP-RT-001)" in check_manager_tls(
+        tls(False, "connect", "timed out"), out_eth1).cause
+    assert "or the route from 192.168.10.45" in check_manager_tls(tls(False, "connect", "timed out"), "junk").cause

@@ -190,6 +190,17 @@ def check_ncp_errors(errors: NcpErrors) -> Finding:
                   "CIDRs)", [str(e) for e in errors.found] + [read])
 
 
+def _route_device(route_get: str | None) -> str | None:
+    """The ``dev`` of an ``ip -j route get`` answer (None when there is none or it does not parse)."""
+    try:
+        routes = json.loads(route_get) if route_get else None
+    except ValueError:
+        return None
+    if isinstance(routes, list) and routes and isinstance(routes[0], dict) and isinstance(routes[0].get("dev"), str):
+        return str(routes[0]["dev"])
+    return None
+
+
 def check_manager_tls(obs: ManagerTlsObservation, route_get: str | None = None) -> Finding:
     """WCP-NCP-004: the VM completed a TLS handshake with the NSX manager from its management address."""
     probe = obs.probe
@@ -217,9 +228,18 @@ def check_manager_tls(obs: ManagerTlsObservation, route_get: str | None = None) 
         lowered = error.lower()
         if "timed out" in lowered:
             observed = f"no TCP answer within {obs.timeout_s:g} s (connect timeout)"
-            cause = (f"a firewall between the management network and NSX drops {probe.vm}'s traffic to "
-                     f"{probe.port}, or the route from {probe.source} does not lead to the manager; NCP on this VM "
-                     "then cannot write to NSX")
+            device = _route_device(route_get)
+            if device == probe.iface:
+                cause = (f"{probe.vm} routes it out {probe.iface} as it should, so a firewall between the management "
+                         f"network and NSX drops {probe.vm}'s traffic to {probe.port}; NCP on this VM then cannot "
+                         "write to NSX")
+            elif device is not None:
+                cause = (f"{probe.vm} routes it out {device}, not {probe.iface} (see WCP-RT-001), where it does not "
+                         "reach the manager; NCP on this VM then cannot write to NSX")
+            else:
+                cause = (f"a firewall between the management network and NSX drops {probe.vm}'s traffic to "
+                         f"{probe.port}, or the route from {probe.source} does not lead to the manager; NCP on this "
+                         "VM then cannot write to NSX")
         elif "refused" in lowered:
             observed = f"TCP connection refused ({error})"
             cause = f"nothing listens on {probe.host}:{probe.port} (the NSX manager's proxy is down, or a wrong port)"
