@@ -215,6 +215,8 @@ class LabRuntime:
                 vm_sshd.stop()
         if fault_catalogue.silent_vms(topo, self.faults):
             self._apply_sshd()
+        if "ncp-managers-blocked" in self.faults:
+            self._apply_cp_filter()
 
     def _apply_latency(self) -> None:
         assert self.net is not None  # noqa: S101 - up() built it
@@ -249,7 +251,7 @@ class LabRuntime:
             nsx_password=self.nsx_password, vcenter=str(self._address("vcenter")), vcenter_username=VC_USER,
             vcenter_password=self.vc_password, observer_address=str(topo.jumpbox[1].management),
             observer_port=topo.observer.port, runner_netns=self.ns(self.jumpbox), login_user=LOGIN_USER,
-            login_password=self.login_password)
+            login_password=self.login_password, namespaces=[ns.name for ns in self.model().vsphere_namespaces])
         return self.inventory_path
 
     def down(self) -> list[str]:
@@ -318,6 +320,14 @@ class LabRuntime:
         silent = fault_catalogue.silent_vms(self.topology, self.faults)
         for name in self.topology.control_planes:
             ruleset = fault_catalogue.silent_vm_ruleset(self.vms[name].port, silent=name in silent)
+            self.net.exec(name, [NFT, "-f", "-"], input=ruleset)
+
+    def _apply_cp_filter(self) -> None:
+        """Each control-plane VM drops (or not) what eth0 sends to the NSX manager's 443 (ncp-managers-blocked)."""
+        assert self.net is not None  # noqa: S101
+        ruleset = fault_catalogue.managers_blocked_ruleset(self._address("nsx"),
+                                                           blocked="ncp-managers-blocked" in self.faults)
+        for name in self.topology.control_planes:
             self.net.exec(name, [NFT, "-f", "-"], input=ruleset)
 
     def _apply_rules(self) -> None:

@@ -75,6 +75,9 @@ AREAS: tuple[Area, ...] = (
     # login: kubectl vsphere login, opt-in
     Area("login", "kubectl vsphere login", "an SSO user logs in through the API VIP and its token is accepted by "
          "kube-apiserver (opt-in: login.enabled)"),
+    # namespaces: every vSphere Namespace's own egress (Tier-1, SNAT IP, SNAT rule)
+    Area("namespaces", "vSphere Namespaces", "every vSphere Namespace's egress: its SNAT IP in the egress range, "
+         "its own, and SNATed by its Tier-1"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -175,6 +178,24 @@ CHECKS: tuple[Check, ...] = (
           "the plugin's two requests from the runner, TLS verified against api_vip.ca_file; only when the "
           "inventory opts in (login.enabled), the suite's one POST beyond API sessions",
           doc=WCP_LOGIN_DOC, needs=("login", "api_vip.ca_file")),
+    # ncp: NCP as NSX sees it
+    Check("WCP-NCP-003", "ncp", "NSX hears NCP and NCP reports no error",
+          "NSX's ncpstatus of the container cluster is HEALTHY (DOWN or DEGRADED fail naming detail; UNKNOWN or no "
+          "status is an error), and no Service, Namespace or pod carries an ncp/error.* annotation",
+          "GET .../sites/{site}/enforcement-points/{ep}/container-cluster/{cluster}/ncpstatus; the Service list "
+          "the DLB checks read, one list of Namespaces, one list of pods (annotations only)",
+          needs=("nsx", "kubernetes")),
+    Check("WCP-NCP-004", "ncp", "NCP's NSX managers answer TLS from the management interface",
+          "each NSX manager NCP uses (nsx_api_managers, which WCP-NCP-002 proves are the inventory's) completes a "
+          "TLS handshake from each control-plane VM's management interface, source bound to its address",
+          "a python3 one-liner on the VM (TCP connect from the eth0 address, TLS handshake, no request); the VM's "
+          "ip route get as evidence", doc=SEED, needs=("supervisor.control_plane", "nsx.managers")),
+    # namespaces: every vSphere Namespace's own egress
+    Check("WCP-NS-001", "namespaces", "every vSphere Namespace leaves as its own SNAT IP",
+          "each vSphere Namespace's ncp/snat_ip lies in the egress range, no other Tier-1 uses it, and its Tier-1 "
+          "(ncp/router_id) has an enabled SNAT rule to it; the system namespaces share the Supervisor's Tier-1 and "
+          "egress IP", "one list of Namespaces; the USER NAT rules of each Namespace's Tier-1 (those the egress "
+          "checks read are reused)", doc=NCP_OBJECTS, needs=("kubernetes", "nsx", "networks.egress")),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from wcp_acceptance.finding import ObservationError
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT, MANAGER_TLS_SCRIPT
 
 MAX_SHOWN = 160  # characters of a refused command line quoted in the error
 
@@ -143,6 +143,7 @@ class Rule:
 
 DNS_SCRIPT = lit(DNS_QUERY_SCRIPT, "<dns query script>")
 EGRESS_SCRIPT = lit(EGRESS_SEND_SCRIPT, "<egress sender script>")
+TLS_SCRIPT = lit(MANAGER_TLS_SCRIPT, "<NSX manager TLS handshake script>")
 
 ALLOWED: tuple[Rule, ...] = (
     Rule("ip rule", ("ip", "-j", "rule")),
@@ -160,6 +161,7 @@ ALLOWED: tuple[Rule, ...] = (
     Rule("command -v", ("command", "-v", one_of("python3", "dig"))),
     Rule("dns query (python3)", ("python3", "-c", DNS_SCRIPT, IPV4, IPV4, PORT, HEX, SECONDS)),
     Rule("egress datagram (python3)", ("python3", "-c", EGRESS_SCRIPT, IPV4, IPV4, PORT, NONCE, SECONDS)),
+    Rule("NSX manager TLS handshake (python3)", ("python3", "-c", TLS_SCRIPT, IPV4, DNS_NAME, PORT, SECONDS)),
     Rule(
         "dns query (dig)",
         (

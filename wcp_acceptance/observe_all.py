@@ -20,20 +20,21 @@ from typing import Literal
 
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory.model import Timeouts
-from wcp_acceptance.observations import DnsObservation, EgressObservation, ResolverObservation
+from wcp_acceptance.observations import DnsObservation, EgressObservation, ManagerTlsObservation, ResolverObservation
 from wcp_acceptance.probes.dns import resolve_from_vm
 from wcp_acceptance.probes.egress import observe_egress
+from wcp_acceptance.probes.manager_tls import observe_manager_tls
 from wcp_acceptance.probes.observer import EgressObserver
 from wcp_acceptance.probes.resolver import resolve_with_vm_resolver
-from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe
+from wcp_acceptance.targets import DnsProbe, EgressProbe, ManagerTlsProbe, ResolverProbe
 from wcp_acceptance.vmpool import VmPool, VmRouting
 
-Kind = Literal["A", "PTR", "resolver", "egress", "routing"]
-Observed = DnsObservation | ResolverObservation | EgressObservation | VmRouting
+Kind = Literal["A", "PTR", "resolver", "egress", "routing", "manager_tls"]
+Observed = DnsObservation | ResolverObservation | EgressObservation | VmRouting | ManagerTlsObservation
 
 MAX_VMS = 16  # lanes at once: more VMs than this wait for a free lane
 CHANNELS_PER_VM = 4  # commands at once on one VM's connection
-KIND_ORDER: tuple[Kind, ...] = ("routing", "A", "PTR", "resolver", "egress")  # the order of the tests
+KIND_ORDER: tuple[Kind, ...] = ("routing", "A", "PTR", "resolver", "egress", "manager_tls")  # the order of the tests
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Wanted:
     """One observation to make: ``kind`` of ``probe`` (for ``routing``, the probe is the VM's name)."""
 
     kind: Kind
-    probe: DnsProbe | ResolverProbe | EgressProbe | str
+    probe: DnsProbe | ResolverProbe | EgressProbe | ManagerTlsProbe | str
 
     @property
     def vm(self) -> str:
@@ -64,6 +65,8 @@ def observe_one(pool: VmPool, wanted: Wanted, timeouts: Timeouts, observer: Egre
         return resolve_with_vm_resolver(pool.runner(probe.vm), probe, resolver_timeout(timeouts))
     if wanted.kind == "egress" and isinstance(probe, EgressProbe) and observer is not None:
         return observe_egress(pool.runner(probe.vm), observer, probe, timeouts.egress)
+    if wanted.kind == "manager_tls" and isinstance(probe, ManagerTlsProbe):
+        return observe_manager_tls(pool.runner(probe.vm), probe, timeouts.connect)
     raise ValueError(f"cannot observe {wanted.kind} of {probe!r}")
 
 

@@ -17,7 +17,10 @@ from wcp_acceptance.targets import (
     CertRole,
     DnsProbe,
     EgressProbe,
+    ManagerTlsProbe,
+    NamespaceRef,
     NatCase,
+    NcpViewRef,
     ResolverProbe,
     RouteProbe,
     ServiceRef,
@@ -145,3 +148,33 @@ def cert_endpoints(inv: Inventory) -> list[CertEndpoint]:
     if inv.vcenter is not None:
         endpoints.append(_https_endpoint("vcenter", inv.vcenter.url, inv.vcenter.ca_file))
     return endpoints
+
+
+# ---- namespaces ------------------------------------------------------------------------------------
+def namespace_refs(inv: Inventory) -> list[NamespaceRef]:
+    """WCP-NS-001's targets: the system namespaces, each vSphere Namespace the inventory names, then the others."""
+    return [NamespaceRef("system"), *(NamespaceRef("named", name) for name in inv.supervisor.namespaces),
+            NamespaceRef("others")]
+
+
+# ---- ncp: NCP as NSX sees it -----------------------------------------------------------------------
+def ncp_views(inv: Inventory) -> list[NcpViewRef]:
+    return [NcpViewRef("ncpstatus"), NcpViewRef("annotations")]
+
+
+def manager_tls_probes(inv: Inventory) -> list[ManagerTlsProbe]:
+    """WCP-NCP-004's targets: each control-plane VM's management interface to each NSX manager of the inventory
+    (WCP-NCP-002 proves they are ncp.ini's nsx_api_managers)."""
+    names = {entry.name.lower(): entry.address for entry in inv.dns.management.names}
+    probes: list[ManagerTlsProbe] = []
+    for vm in inv.supervisor.control_plane:
+        iface, mgmt = vm.management_interface
+        for url in inv.nsx.managers:
+            parts = urlsplit(url)
+            host = parts.hostname or url
+            try:
+                address: IPv4Address | None = IPv4Address(host)
+            except ValueError:
+                address = names.get(host.lower())
+            probes.append(ManagerTlsProbe(vm.name, iface, mgmt.address.ip, host, parts.port or 443, address))
+    return probes

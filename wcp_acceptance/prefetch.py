@@ -54,6 +54,14 @@ def _optional_cluster(got: Callable[[str], Any]) -> str | None:
         return None
 
 
+def _optional(got: Callable[[str], Any], name: str) -> Any:
+    """A read that only saves requests (``nsx_nat``: Tier-1s already read); None when it failed."""
+    try:
+        return got(name)
+    except ObservationError:
+        return None
+
+
 def _kube(r: Readers) -> KubeReader:
     return cast(KubeReader, r.kube)
 
@@ -65,7 +73,9 @@ def _nsx(r: Readers) -> NsxReader:
 # session fixture name -> (readers it needs, reads it needs, how it is read given the readers and those reads)
 READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "ncp_cluster": (("kube",), (), lambda r, got: api_reads.ncp_cluster(r.inventory, _kube(r))),
-    "service_ports": (("kube",), (), lambda r, got: api_reads.service_ports(_kube(r))),
+    # one list of Services: the DLB checks' ClusterIP ports and NCP's error annotations (WCP-NCP-003)
+    "kube_services": (("kube",), (), lambda r, got: api_reads.kube_services(_kube(r))),
+    "service_ports": ((), ("kube_services",), lambda r, got: got("kube_services").ports),
     "nsx_lb_services": (("nsx",), (), lambda r, got: api_reads.lb_services(_nsx(r))),
     "nsx_virtual_servers": (("nsx",), (), lambda r, got: api_reads.virtual_servers(_nsx(r))),
     "dlb_comparison": ((), ("nsx_lb_services", "nsx_virtual_servers", "ncp_cluster", "service_ports"),
@@ -81,6 +91,22 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "apiserver_lb_service": (("kube",), (), lambda r, got: api_reads.apiserver_lb_service(_kube(r))),
     "vcenter_cluster": (("vcenter",), (), lambda r, got: api_reads.vcenter_cluster(
         r.inventory, cast(VcenterReader, r.vcenter))),
+    # namespaces and ncp: NCP as NSX sees it, every vSphere Namespace's egress
+    "kube_namespaces": (("kube",), (), lambda r, got: api_reads.kube_namespaces(_kube(r))),
+    "pod_ncp_errors": (("kube",), (), lambda r, got: api_reads.pod_ncp_errors(_kube(r))),
+    "ncp_errors": ((), ("kube_services", "kube_namespaces", "pod_ncp_errors"),
+                   lambda r, got: api_reads.ncp_errors(got("kube_services"), got("kube_namespaces"),
+                                                       got("pod_ncp_errors"))),
+    "ncp_status": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.ncp_status(r.inventory, _nsx(r),
+                                                                                   got("ncp_cluster"))),
+    "namespace_egress": (("nsx",), ("kube_namespaces",), lambda r, got: api_reads.namespace_egress(
+        r.inventory, _nsx(r), got("kube_namespaces"), _optional(got, "nsx_nat"))),
+}
+
+# fixtures that take reads through request.getfixturevalue (so that one failed read errors only its targets):
+# the reads they take, which pytest's fixture closure does not show
+ALSO_READS: dict[str, tuple[str, ...]] = {
+    "ncp_view_reads": ("ncp_status", "ncp_errors"),
 }
 
 
@@ -132,7 +158,9 @@ class ApiPrefetch:
     def start(self, executor: Executor, readers: Readers, names: Iterable[str]) -> None:
         """Read ``names`` (those of :data:`READS` whose readers exist) in one thread of ``executor``."""
         # a read whose reader could not be made is left to its fixture, which raises the reader's own error
-        wanted = [n for n in READS if n in set(names)
+        chosen = set(names)
+        chosen |= {also for name in list(chosen) for also in ALSO_READS.get(name, ())}
+        wanted = [n for n in READS if n in chosen
                   and all(getattr(readers, reader) is not None for reader in _readers_of(n))]
         if wanted:
             self._future = executor.submit(self._read_all, readers, wanted)

@@ -15,7 +15,10 @@ from wcp_acceptance.targets import (
     CertEndpoint,
     DnsProbe,
     EgressProbe,
+    ManagerTlsProbe,
+    NamespaceRef,
     NatCase,
+    NcpViewRef,
     ResolverProbe,
     RouteProbe,
     ServicePort,
@@ -36,9 +39,12 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "nat_case": plan.nat_cases,
     "slb_target": plan.slb_targets,
     "cert_endpoint": plan.cert_endpoints,
+    "namespace_ref": plan.namespace_refs,
+    "ncp_view": plan.ncp_views,
+    "manager_tls_probe": plan.manager_tls_probes,
 }
 TARGET_TYPES = (DnsProbe, UpstreamProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort,
-                ServiceRef, CertEndpoint)
+                ServiceRef, CertEndpoint, NamespaceRef, NcpViewRef, ManagerTlsProbe)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
