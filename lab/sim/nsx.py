@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..model import NatRule, SupervisorModel, VirtualServer, stable_uuid
+from . import nsx_routing
 from .server import answer_after, check_latency
 
 MAX_PAGE_SIZE = 1000
@@ -476,6 +477,7 @@ class NsxPolicySim(SimControls):
             "/infra/tier-1s": lambda: [tier1_json(m)],
             "/infra/domains": lambda: [domain_json(m)],
         }
+        builders.update(nsx_routing.builders(m, _common))  # Tier-0, BGP neighbours, edge nodes, IP pools
         for t1 in {m.system_tier1} | {r.tier1 for r in m.nat_rules}:
             for section in NAT_SECTIONS:
                 builders[f"/infra/tier-1s/{t1}/nat/{section}/nat-rules"] = self._nat_builder(t1, section)
@@ -576,6 +578,9 @@ class NsxPolicySim(SimControls):
                                            "product_version": self.product_version}))
         if path == "/api/v1/reverse-proxy/node/health":
             return self._json(200, _dumps({"healthy": True}))
+        routed = nsx_routing.route(self, path, query)  # BGP status and routes, IP pools, lb-node-usage
+        if routed is not None:
+            return routed
         if not path.startswith(POLICY_PREFIX + "/"):
             return self._error(404, 404, f"The requested URI: {path} could not be found.")
         policy_path = path[len(POLICY_PREFIX):].rstrip("/")
