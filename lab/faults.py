@@ -17,7 +17,7 @@ from .model import SupervisorModel
 from .sim.vcenter import vapi_message as vcenter_message
 from .topology import Topology
 
-Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory"]
+Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory", "bgp"]
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,28 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("cert-warning", "the NSX manager's certificate is re-issued with 20 days left (below warn_days 30, above "
        "fail_days 7)", ("sims",),
        E("WCP-CERT-001", "nsx *", "failed", "20 days left, below warn_days 30")),
+    # bgp: the Tier-0's session with the upstream router, for real (BIRD in the edge and router namespaces)
+    _f("bgp-down", "the upstream router's BGP session with the Tier-0 is disabled: BIRD withdraws the ingress/egress "
+       "range from the router's kernel, so nothing outside reaches the API VIP or answers the egress IP",
+       ("bgp",),
+       E("WCP-BGP-001", "*", "failed", "ACTIVE")),
+    # capacity: NCP's IP pools and the edge load balancer
+    _f("ip-pool-exhausted", "every address of NCP's egress IP pool is allocated (0 free)", ("sims",),
+       E("WCP-CAP-001", "egress IP pool", "failed", "0 free")),
+    _f("lb-capacity-high", "the edge's load balancer uses 90% of its credits (NCP made many lb-services)", ("sims",),
+       E("WCP-CAP-001", "edge load balancer", "failed", "90%")),
 )}
+
+# capacity faults: what they change in the model the NSX simulator serves
+LB_HIGH_EXTRA_CREDITS = 35  # with the Supervisor's own SMALL lb-service: 36 of a LARGE edge's 40 credits
+
+
+def apply_capacity_to_model(model: SupervisorModel, faults: Iterable[str]) -> None:
+    active = set(faults)
+    if "ip-pool-exhausted" in active:
+        model.routing.egress_allocated = 1 << 30  # every address (clamped to the pool's size)
+    if "lb-capacity-high" in active:
+        model.routing.lb_extra_credits = LB_HIGH_EXTRA_CREDITS
 
 CONFIG_ERROR_TEXT = "Failed to configure the Supervisor control plane: the NSX edge cluster has no capacity."
 KB_LINK = "https://kb.lab.invalid/wait-for-node-upgrade"  # the lab's own link, no real KB article
