@@ -3,7 +3,18 @@ does :class:`wcp_acceptance.prefetch.ApiPrefetch` in its background thread (no p
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from wcp_acceptance import discovery
+from wcp_acceptance.checks.bgp import (
+    BgpNeighbour,
+    BgpObservation,
+    Tier0,
+    parse_advertised,
+    parse_status,
+    tier0_from_tier1s,
+)
+from wcp_acceptance.checks.capacity import IP_POOLS_API, LbNodeUsage, parse_lb_usage
 from wcp_acceptance.checks.dlb import DlbComparison, DlbVirtualServer, compare_dlb, dlb_lb_service_path
 from wcp_acceptance.checks.ncp import NCP_NAMESPACE
 from wcp_acceptance.checks.slb import (
@@ -20,7 +31,7 @@ from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observations import VcenterCluster
 from wcp_acceptance.targets import ServicePort
 from wcp_acceptance.transport.kube import KubeApiError, KubeReader
-from wcp_acceptance.transport.nsx import NsxReader
+from wcp_acceptance.transport.nsx import NsxReader, path_id
 from wcp_acceptance.transport.vcenter import VcenterReader
 
 
@@ -127,3 +138,70 @@ def vcenter_cluster(inventory: Inventory, vcenter: VcenterReader) -> VcenterClus
     else:
         moid, name, how = choose_cluster(vcenter.clusters(), inventory.supervisor.name, None, f"vCenter {url}")
     return VcenterCluster(moid, name, vcenter.cluster(moid), how, url)
+
+
+# ---- bgp and capacity: the Tier-0, its BGP neighbours, NCP's IP pools, the edge load balancer ---------
+
+
+def nsx_tier0(inventory: Inventory, nsx: NsxReader) -> Tier0:
+    """The Supervisor's Tier-0 (the inventory's nsx.tier0_gateway, else the NCP Tier-1s' tier0_path) and its
+    locale services (one list); shared by the BGP and capacity checks."""
+    if inventory.nsx.tier0_gateway:
+        tier0, how = inventory.nsx.tier0_gateway, "named by the inventory (nsx.tier0_gateway)"
+    else:
+        found, paths = tier0_from_tier1s(nsx.tier1s())
+        if found is None:
+            raise ObservationError(
+                "NSX Tier-0", "the Tier-1 gateways tagged ncp/cluster name "
+                + (f"{len(paths)} Tier-0s ({', '.join(paths)})" if paths else "no tier0_path")
+                + "; set nsx.tier0_gateway in the inventory")
+        tier0, how = found, "the tier0_path of the NCP Tier-1 gateways"
+    locale_services = nsx.list(f"/infra/tier-0s/{path_id(tier0)}/locale-services")
+    return Tier0(tier0, how, tuple(locale_services))
+
+
+def bgp_observation(inventory: Inventory, nsx: NsxReader, tier0: Tier0) -> BgpObservation:
+    """Each locale service's neighbour status, and what the Tier-0 advertises to each ESTABLISHED neighbour."""
+    neighbours: list[BgpNeighbour] = []
+    base = f"/infra/tier-0s/{path_id(tier0.id)}/locale-services"
+    for service in tier0.locale_services:
+        ls = str(service.get("id") or "")
+        if not ls:
+            raise ObservationError(f"NSX GET {base}", "a locale service has no id", (repr(service)[:300],))
+        path = f"{base}/{path_id(ls)}/bgp/neighbors"
+        found = parse_status(nsx.get(f"{path}/status"), f"NSX GET {path}/status", ls)
+        if any(n.state == "ESTABLISHED" for n in found):
+            ids = {str(c.get("neighbor_address")): str(c.get("id")) for c in nsx.list(path) if c.get("id")}
+            for index, neighbour in enumerate(found):
+                if neighbour.state != "ESTABLISHED":
+                    continue
+                config = ids.get(neighbour.address)
+                if config is None:
+                    raise ObservationError(f"NSX GET {path}", f"no neighbour configuration for {neighbour.address}, "
+                                                              "so its advertised routes cannot be asked")
+                routes = f"{path}/{path_id(config)}/advertised-routes"
+                found[index] = replace(neighbour, advertised=parse_advertised(nsx.get(routes), f"NSX GET {routes}"))
+        neighbours.extend(found)
+    nets = inventory.networks
+    return BgpObservation(tier0.id, tier0.how, tuple(neighbours), nets.ingress, nets.egress)
+
+
+def nsx_ip_pools(nsx: NsxReader) -> list[dict[str, object]]:
+    """Every IP pool of the Manager API (one list), with its ranges and pool_usage."""
+    return nsx.list(IP_POOLS_API)
+
+
+def lb_node_usage(nsx: NsxReader, tier0: Tier0) -> list[LbNodeUsage]:
+    """lb-node-usage of every edge node of the Tier-0's edge cluster(s)."""
+    usage: list[LbNodeUsage] = []
+    clusters = dict.fromkeys(str(s.get("edge_cluster_path") or "") for s in tier0.locale_services)
+    clusters.pop("", None)
+    if not clusters:
+        raise ObservationError("NSX Tier-0 locale services", f"no locale service of Tier-0 {tier0.id} names an "
+                                                             "edge_cluster_path")
+    for cluster in clusters:
+        for node in nsx.list(f"{cluster}/edge-nodes"):
+            node_path = str(node.get("path") or "")
+            api = f"NSX GET /infra/lb-node-usage?node_path={node_path}"
+            usage.append(parse_lb_usage(nsx.get("/infra/lb-node-usage", {"node_path": node_path}), node_path, api))
+    return usage

@@ -21,6 +21,9 @@ NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
 VC_WCP_GET = ("https://github.com/vmware-archive/vsphere-automation-sdk-rest/blob/master/vsphere/operations/com/"
               "vmware/vcenter/namespace_management/clusters.get-operation.html")
 TLS_RFC = "https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"
+NSX_BGP_STATUS = ("https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/"
+                  "types_PolicyBgpNeighborStatus.html")
+NSX_LB_USAGE = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/types_LBEdgeNodeUsage.html"
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
 
 
@@ -71,6 +74,10 @@ AREAS: tuple[Area, ...] = (
          "against the inventory)"),
     # cert: days left on the certificates
     Area("cert", "Certificates", "days left on the certificates of the API VIP, the NSX managers and vCenter"),
+    # bgp: the Tier-0 and the physical router
+    Area("bgp", "Tier-0 BGP", "the Supervisor's Tier-0 BGP sessions and the ingress/egress ranges it advertises"),
+    # capacity: room to grow
+    Area("capacity", "Capacity", "free addresses in NCP's ingress/egress IP pools, the edge load balancer's usage"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -155,6 +162,20 @@ CHECKS: tuple[Check, ...] = (
           "major; fewer than fail_days, expired or not yet valid: critical)",
           "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request",
           doc=TLS_RFC, needs=("api_vip.ca_file", "nsx.ca_file", "vcenter.ca_file", "certificates")),
+    # bgp: the Tier-0 and the physical router
+    Check("WCP-BGP-001", "bgp", "Tier-0 BGP sessions are up and advertise the ranges",
+          "every BGP neighbour of the Supervisor's Tier-0 (nsx.tier0_gateway, else the NCP Tier-1s' tier0_path) is "
+          "ESTABLISHED, and the ingress and egress ranges are each inside a prefix the Tier-0 advertises to it",
+          "the Tier-0's locale services, GET .../bgp/neighbors/status, and .../advertised-routes per established "
+          "neighbour", doc=NSX_BGP_STATUS, needs=("nsx", "networks.ingress", "networks.egress")),
+    # capacity: room to grow
+    Check("WCP-CAP-001", "capacity", "IP pools and the edge load balancer have room",
+          "the IP pools inside the ingress and the egress range each keep at least capacity.ip_pool_free_min free "
+          "addresses (0 free: critical, fewer: major), and no edge node's load balancer is used beyond "
+          "capacity.lb_usage_max_percent (major)",
+          "one Manager API list of IP pools (pool_usage); GET /policy/api/v1/infra/lb-node-usage per edge node of "
+          "the Tier-0's edge cluster", doc=NSX_LB_USAGE, needs=("nsx", "networks.ingress", "networks.egress",
+                                                                 "capacity")),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from wcp_acceptance.inventory.model import Inventory
 from wcp_acceptance.targets import (
+    CapacityTarget,
     CertEndpoint,
     CertRole,
     DnsProbe,
@@ -134,3 +135,9 @@ def cert_endpoints(inv: Inventory) -> list[CertEndpoint]:
     if inv.vcenter is not None:
         endpoints.append(_https_endpoint("vcenter", inv.vcenter.url, inv.vcenter.ca_file))
     return endpoints
+
+
+# ---- capacity --------------------------------------------------------------------------------------
+def capacity_targets(inv: Inventory) -> list[CapacityTarget]:
+    """WCP-CAP-001's targets: NCP's ingress and egress IP pools, then the edge load balancer."""
+    return [CapacityTarget("ingress"), CapacityTarget("egress"), CapacityTarget("lb")]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from wcp_acceptance import api_reads
+from wcp_acceptance.checks.capacity import CAPACITY_READS, CapacityReads
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observe_all import Observations
@@ -53,6 +54,14 @@ def _optional_cluster(got: Callable[[str], Any]) -> str | None:
         return None
 
 
+def _outcome(got: Callable[[str], Any], name: str) -> tuple[bool, object]:
+    """(True, the read's value) or (False, its ObservationError): reads a check keeps apart per target."""
+    try:
+        return True, got(name)
+    except ObservationError as error:
+        return False, error
+
+
 def _kube(r: Readers) -> KubeReader:
     return cast(KubeReader, r.kube)
 
@@ -79,6 +88,14 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "apiserver_lb_service": (("kube",), (), lambda r, got: api_reads.apiserver_lb_service(_kube(r))),
     "vcenter_cluster": (("vcenter",), (), lambda r, got: api_reads.vcenter_cluster(
         r.inventory, cast(VcenterReader, r.vcenter))),
+    # bgp and capacity: NSX only
+    "nsx_tier0": (("nsx",), (), lambda r, got: api_reads.nsx_tier0(r.inventory, _nsx(r))),
+    "bgp_observation": (("nsx",), ("nsx_tier0",), lambda r, got: api_reads.bgp_observation(
+        r.inventory, _nsx(r), got("nsx_tier0"))),
+    "nsx_ip_pools": (("nsx",), (), lambda r, got: api_reads.nsx_ip_pools(_nsx(r))),
+    "lb_node_usage": (("nsx",), ("nsx_tier0",), lambda r, got: api_reads.lb_node_usage(_nsx(r), got("nsx_tier0"))),
+    "capacity_reads": (("nsx",), CAPACITY_READS, lambda r, got: CapacityReads(
+        {name: _outcome(got, name) for name in CAPACITY_READS})),
 }
 
 

@@ -156,3 +156,13 @@ class CertEndpoint:
     def vip_port(self) -> VipPort:
         """The API VIP port this endpoint is (its handshake is the VIP checks' own, made once)."""
         return VipPort(IPv4Address(self.host), self.port, self.server_name)
+
+
+@dataclass(frozen=True)
+class CapacityTarget:
+    """What WCP-CAP-001 judges: one of NCP's two IP pools, or the edge's load balancer."""
+
+    kind: Literal["ingress", "egress", "lb"]
+
+    def __str__(self) -> str:
+        return "edge load balancer" if self.kind == "lb" else f"{self.kind} IP pool"

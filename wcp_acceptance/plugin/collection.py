@@ -12,6 +12,7 @@ from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.plugin.state import INVENTORY, RUN
 from wcp_acceptance.report.summary import TestRecord
 from wcp_acceptance.targets import (
+    CapacityTarget,
     CertEndpoint,
     DnsProbe,
     EgressProbe,
@@ -34,9 +35,10 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "nat_case": plan.nat_cases,
     "slb_target": plan.slb_targets,
     "cert_endpoint": plan.cert_endpoints,
+    "capacity_target": plan.capacity_targets,
 }
 TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort, ServiceRef,
-                CertEndpoint)
+                CertEndpoint, CapacityTarget)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
