@@ -180,7 +180,22 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("bgp-down", "the upstream router's BGP session with the Tier-0 is disabled: BIRD withdraws the ingress/egress "
        "range from the router's kernel, so nothing outside reaches the API VIP or answers the egress IP",
        ("bgp",),
-       E("WCP-BGP-001", "*", "failed", "ACTIVE")),
+       E("WCP-BGP-001", "*", "failed", "ACTIVE"),
+       # what honestly depends on the route: the runner reaches the VIP only through the router
+       E("WCP-VIP-001", "*:*", "failed", "unreachable"),
+       E("WCP-VIP-002", "*:*", "failed", "unreachable"),
+       E("WCP-VIP-003", "*:*", "failed", "unreachable"),
+       E("WCP-CERT-001", "[0-9]*:*", "error", "unreachable"),  # the VIP's own ports (nsx/vcenter still answer)
+       # the Kubernetes API is the VIP on 6443
+       E("WCP-DLB-001", "*", "error", "did not answer"),
+       E("WCP-DLB-002", "*", "error", "did not answer"),
+       E("WCP-EGR-002", "*", "error", "did not answer"),
+       E("WCP-NCP-001", "*", "error", "did not answer"),
+       E("WCP-NCP-002", "*", "error", "did not answer"),
+       E("WCP-SLB-001", "kube-system/*", "error", "did not answer"),
+       # the workload DNS's answers go to the egress IP: the router no longer routes it back
+       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-002", ETH1, "failed", "no answer")),
     # capacity: NCP's IP pools and the edge load balancer
     _f("ip-pool-exhausted", "every address of NCP's egress IP pool is allocated (0 free)", ("sims",),
        E("WCP-CAP-001", "egress IP pool", "failed", "0 free")),
