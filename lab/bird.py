@@ -60,7 +60,8 @@ class Peering:
         return cls(edge.uplink, router.uplink, tuple(router.routes_to_edge))
 
 
-_TIMERS = "  hold time 9;\n  keepalive time 3;\n  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 5;\n"
+_TIMERS = ("  hold time 9;\n  keepalive time 3;\n  connect delay time 1;\n  connect retry time 1;\n"
+           "  error wait time 1, 5;\n")
 
 
 def edge_config(peering: Peering) -> str:

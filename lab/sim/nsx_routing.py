@@ -77,8 +77,8 @@ def builders(model: SupervisorModel, common: Callable[..., dict[str, Any]]) -> d
 
     def tier0s() -> list[dict[str, Any]]:
         head = {"ha_mode": "ACTIVE_STANDBY", "failover_mode": "NON_PREEMPTIVE", "force_whitelisting": False,
-                "default_rule_logging": False, "disable_firewall": False, "internal_transit_subnets": ["169.254.0.0/24"],
-                "transit_subnets": ["100.64.0.0/16"]}
+                "default_rule_logging": False, "disable_firewall": False,
+                "internal_transit_subnets": ["169.254.0.0/24"], "transit_subnets": ["100.64.0.0/16"]}
         head.update(common(model, "Tier0", r.tier0_id, r.tier0_id, t0, "/infra", [], user="admin"))
         return [head]
 
@@ -98,7 +98,7 @@ def builders(model: SupervisorModel, common: Callable[..., dict[str, Any]]) -> d
         return [head]
 
     def edge_nodes() -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for node, path in zip(r.edge_nodes, edge_node_paths(model), strict=True):
             head: dict[str, Any] = {"member_index": len(out), "nsx_id": stable_uuid("edge", node)}
             head.update(common(model, "PolicyEdgeNode", node, node, path, edge_cluster_path(model), [],

@@ -1,4 +1,4 @@
-"""WCP-BGP-001: the Supervisor's Tier-0 has every BGP neighbour ESTABLISHED and advertises the ingress and egress ranges.
+"""WCP-BGP-001: every BGP neighbour of the Supervisor's Tier-0 is ESTABLISHED and is advertised both ranges.
 
 The seed: the Tier-0 "peers with the physical router, both advertise and share routes"; when the
 session is down the physical network no longer routes the ingress range (the API VIP) or the egress

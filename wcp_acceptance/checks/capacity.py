@@ -103,7 +103,8 @@ class LbNodeUsage:
 
     def __str__(self) -> str:
         parts = ", ".join(f"{what} {cur}/{cap}" for what, cur, cap in self.usage)
-        return f"{self.node.rsplit('/', 1)[-1]} ({self.form_factor or '?'}, NSX severity {self.severity or '?'}): {parts}"
+        node = self.node.rsplit("/", 1)[-1]
+        return f"{node} ({self.form_factor or '?'}, NSX severity {self.severity or '?'}): {parts}"
 
 
 def _int(value: object) -> int | None:
