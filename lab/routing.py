@@ -31,7 +31,7 @@ class RoutingState:
     neighbor_id: str = "upstream-router"
     # without bird_socket (the simulators in the host namespace) the neighbour's state and routes are these
     bgp_state: str = "ESTABLISHED"
-    advertised: list[str] = field(default_factory=lambda: ["172.16.0.0/16"])
+    advertised: list[str] = field(default_factory=list)  # empty: the model's ingress and egress ranges
     bird_socket: str = ""  # the edge's BIRD control socket: state and advertised routes asked at request time
     bird_protocol: str = "tier0_uplink"
     # IP pools: addresses allocated beyond what the model itself uses (None: only the model's own)
