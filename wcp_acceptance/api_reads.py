@@ -3,6 +3,7 @@ does :class:`wcp_acceptance.prefetch.ApiPrefetch` in its background thread (no p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from wcp_acceptance import discovery
@@ -106,9 +107,10 @@ def apiserver_lb_service(kube: KubeReader) -> dict[str, object] | None:
         raise
 
 
-def nsx_nat(nsx: NsxReader, cluster: str) -> dict[str, object]:
-    """The NAT rules on the Supervisor's Tier-1 gateways (those tagged with the NCP cluster)."""
-    tier1s = discovery.supervisor_tier1s(nsx.tier1s(), cluster)
+def nsx_nat(nsx: NsxReader, cluster: str, tier1s_listed: list[dict[str, object]] | None = None) -> dict[str, object]:
+    """The NAT rules on the Supervisor's Tier-1 gateways (those tagged with the NCP cluster); ``tier1s_listed``: the
+    Tier-1 list when the run already read it (the BGP and capacity checks find the Tier-0 in it)."""
+    tier1s = discovery.supervisor_tier1s(nsx.tier1s() if tier1s_listed is None else tier1s_listed, cluster)
     rules: list[dict[str, object]] = []
     for tier1 in tier1s:
         rules.extend(nsx.nat_rules(tier1))
@@ -143,13 +145,15 @@ def vcenter_cluster(inventory: Inventory, vcenter: VcenterReader) -> VcenterClus
 # ---- bgp and capacity: the Tier-0, its BGP neighbours, NCP's IP pools, the edge load balancer ---------
 
 
-def nsx_tier0(inventory: Inventory, nsx: NsxReader) -> Tier0:
+def nsx_tier0(inventory: Inventory, nsx: NsxReader,
+              tier1s: Callable[[], list[dict[str, object]]] | None = None) -> Tier0:
     """The Supervisor's Tier-0 (the inventory's nsx.tier0_gateway, else the NCP Tier-1s' tier0_path) and its
-    locale services (one list); shared by the BGP and capacity checks."""
+    locale services (one list); shared by the BGP and capacity checks. ``tier1s`` gives the Tier-1 list the run
+    shares with the NAT check (read only when the inventory does not name the Tier-0)."""
     if inventory.nsx.tier0_gateway:
         tier0, how = inventory.nsx.tier0_gateway, "named by the inventory (nsx.tier0_gateway)"
     else:
-        found, paths = tier0_from_tier1s(nsx.tier1s())
+        found, paths = tier0_from_tier1s(tier1s() if tier1s is not None else nsx.tier1s())
         if found is None:
             raise ObservationError(
                 "NSX Tier-0", "the Tier-1 gateways tagged ncp/cluster name "

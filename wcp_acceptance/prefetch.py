@@ -79,7 +79,10 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "dlb_comparison": ((), ("nsx_lb_services", "nsx_virtual_servers", "ncp_cluster", "service_ports"),
                        lambda r, got: api_reads.dlb_comparison(got("nsx_lb_services"), got("nsx_virtual_servers"),
                                                                got("ncp_cluster"), got("service_ports"))),
-    "nsx_nat": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.nsx_nat(_nsx(r), got("ncp_cluster"))),
+    # one Tier-1 list for the NAT rules and the Tier-0 (read when one of them asks for it)
+    "nsx_tier1s": (("nsx",), (), lambda r, got: _nsx(r).tier1s()),
+    "nsx_nat": (("nsx",), ("ncp_cluster", "nsx_tier1s"), lambda r, got: api_reads.nsx_nat(
+        _nsx(r), got("ncp_cluster"), got("nsx_tier1s"))),
     "ncp_namespace_pods": (("kube",), (), lambda r, got: api_reads.ncp_namespace_pods(_kube(r))),
     "ncp_ini_managers": (("kube",), (), lambda r, got: api_reads.ncp_ini_managers(_kube(r))),
     "slb_comparison": (("nsx", "kube"), ("nsx_lb_services", "nsx_virtual_servers"),
@@ -89,7 +92,8 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "vcenter_cluster": (("vcenter",), (), lambda r, got: api_reads.vcenter_cluster(
         r.inventory, cast(VcenterReader, r.vcenter))),
     # bgp and capacity: NSX only
-    "nsx_tier0": (("nsx",), (), lambda r, got: api_reads.nsx_tier0(r.inventory, _nsx(r))),
+    "nsx_tier0": (("nsx",), ("nsx_tier1s",), lambda r, got: api_reads.nsx_tier0(
+        r.inventory, _nsx(r), lambda: cast(list[dict[str, object]], got("nsx_tier1s")))),
     "bgp_observation": (("nsx",), ("nsx_tier0",), lambda r, got: api_reads.bgp_observation(
         r.inventory, _nsx(r), got("nsx_tier0"))),
     "nsx_ip_pools": (("nsx",), (), lambda r, got: api_reads.nsx_ip_pools(_nsx(r))),
