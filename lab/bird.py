@@ -254,6 +254,17 @@ class BgpPeering:
                     f"{self.router.log()}")
             time.sleep(0.05)
 
+    def status(self) -> dict[str, object]:
+        """What ``wcp-lab status`` shows: both sides' BGP state now and what the router's kernel learnt."""
+        sides: dict[str, object] = {}
+        for side, daemon, protocol in (("edge", self.edge, EDGE_PROTOCOL), ("router", self.router, ROUTER_PROTOCOL)):
+            if not daemon.running:
+                sides[side] = {"state": "not running", "info": ""}
+                continue
+            state = protocol_state(daemon.socket, protocol)
+            sides[side] = {"state": state.state, "info": state.info}
+        return {**sides, "learnt": sorted(self._router_learnt())}
+
     def disable(self) -> None:
         """Take the router's side of the session down (the bgp-down fault): the learnt routes are withdrawn."""
         birdc(self.router.socket, "disable", ROUTER_PROTOCOL)

@@ -28,7 +28,7 @@ from .latency import AppliedLatency, Choice, apply_latency, check_latency
 from .model import SupervisorModel
 from .netns import Lab, build
 from .nft import NFT, edge_ruleset
-from .services import DnsServer, Service, SimProcess, VmSshd, start_all, stop_all
+from .services import DnsServer, Service, ServiceError, SimProcess, VmSshd, start_all, stop_all
 from .sim.serve import FaultSpec, SimState
 from .tls import LabCA
 from .topology import DEFAULT_TOPOLOGY, NatRule, Topology, load_topology, netns_name
@@ -234,6 +234,16 @@ class LabRuntime:
         if self.latency is None:
             return {"seconds": self.latency_s, "mechanism": "none", "problem": None}
         return self.latency.status()
+
+    def bgp_status(self) -> dict[str, object]:
+        """The edge <-> router BGP session as ``wcp-lab status`` shows it (asked of both BIRDs now)."""
+        if self.bgp is None:
+            return {"edge": {"state": "not started", "info": ""}, "router": {"state": "not started", "info": ""},
+                    "learnt": []}
+        try:
+            return self.bgp.status()
+        except ServiceError as exc:
+            return {"problem": str(exc).splitlines()[0]}
 
     def write_inventory(self) -> Path:
         topo, eff = self.topology, self.effective_topology()
