@@ -141,7 +141,9 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DLB-002", "*", "error", "503"),
        E("WCP-EGR-002", "*", "error", "503"),
        E("WCP-SLB-001", "*:*", "error", "503"),
-       E("WCP-SLB-002", "*:*", "error", "503")),
+       E("WCP-SLB-002", "*:*", "error", "503"),
+       E("WCP-BGP-001", "*", "error", "503"),
+       E("WCP-CAP-001", "*", "error", "503")),
     # slb: the API VIP's SLB pool and Service, NSX and the edge changed together
     _f("slb-member-missing",
        "the API VIP's pools lack cp-3's workload address and the edge's DNAT no longer sends to cp-3: the VIP "

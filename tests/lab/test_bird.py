@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from lab.bird import EDGE_AS, ROUTER_AS, Peering, edge_config, router_config
+import secrets
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lab.bird import EDGE_AS, ROUTER_AS, BgpPeering, Peering, edge_config, router_config
+from lab.netns import build
+from lab.services import ServiceError
 from lab.topology import TOPOLOGIES_DIR, load_topology
 
 
@@ -24,3 +32,23 @@ def test_the_edge_originates_the_routers_ranges_and_the_router_imports_them_into
         assert "import none" in edge
         assert "protocol kernel { ipv4 { import none; export all; }" in router
         assert "ipv4 { import all; export none; }" in router
+
+
+def test_a_session_that_never_comes_up_stops_the_start_in_time_naming_both_sides() -> None:
+    topo = load_topology()
+    prefix = f"b{secrets.token_hex(2)}"
+    workdir = Path("/run/wcp-lab") / prefix / "bird"  # short: a unix socket path has at most 107 bytes
+    try:
+        with build(topo, prefix, uplink_routes="bgp"):
+            peering = BgpPeering(topo, topo.namespaces(prefix), workdir, establish_timeout=1.5)
+            peering.router.config = peering.router.config.replace(f"as {EDGE_AS};", "as 64999;")  # a wrong peer AS
+            with pytest.raises(ServiceError) as caught:
+                peering.start()
+            text = str(caught.value)
+            assert "was not Established with 172.16.0.0/16 in the router's kernel within 1.5 s" in text
+            assert "router learnt nothing" in text
+            assert "edge " in text
+            assert not peering.edge.running
+            assert not peering.router.running
+    finally:
+        shutil.rmtree(workdir.parent, ignore_errors=True)
