@@ -31,6 +31,7 @@ from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observations import VcenterCluster
 from wcp_acceptance.targets import ServicePort
+from wcp_acceptance.transport.http import HttpObservationError
 from wcp_acceptance.transport.kube import KubeApiError, KubeReader
 from wcp_acceptance.transport.nsx import NsxReader, path_id
 from wcp_acceptance.transport.vcenter import VcenterReader
@@ -160,7 +161,14 @@ def nsx_tier0(inventory: Inventory, nsx: NsxReader,
                 + (f"{len(paths)} Tier-0s ({', '.join(paths)})" if paths else "no tier0_path")
                 + "; set nsx.tier0_gateway in the inventory")
         tier0, how = found, "the tier0_path of the NCP Tier-1 gateways"
-    locale_services = nsx.list(f"/infra/tier-0s/{path_id(tier0)}/locale-services")
+    try:
+        locale_services = nsx.list(f"/infra/tier-0s/{path_id(tier0)}/locale-services")
+    except HttpObservationError as error:
+        if error.status not in (400, 404) or not inventory.nsx.tier0_gateway:
+            raise
+        raise ObservationError(error.target, f"{error.cause}; nsx.tier0_gateway must be the Tier-0's id (the last "
+                                             "part of its path /infra/tier-0s/<id>), not its display name",
+                               error.evidence) from None
     return Tier0(tier0, how, tuple(locale_services))
 
 

@@ -14,6 +14,8 @@ import pytest
 from lab.bird import parse_protocol_state
 from lab.model import SupervisorModel
 from lab.sim.nsx_routing import advertised_routes, neighbor_status
+from tests.support.inventories import EXAMPLE, EXAMPLE_ENV
+from wcp_acceptance.api_reads import nsx_tier0
 from wcp_acceptance.checks.bgp import (
     BgpNeighbour,
     BgpObservation,
@@ -23,6 +25,8 @@ from wcp_acceptance.checks.bgp import (
     tier0_from_tier1s,
 )
 from wcp_acceptance.finding import ObservationError
+from wcp_acceptance.inventory import Inventory, load_inventory
+from wcp_acceptance.transport.http import ApiError
 
 API = "NSX GET /infra/tier-0s/t0-gw/locale-services/default/bgp/neighbors/status"
 INGRESS, EGRESS = IPv4Network("172.16.1.0/24"), IPv4Network("172.16.2.0/24")
@@ -128,3 +132,36 @@ def test_birds_protocol_lines_map_to_nsx_states() -> None:
             "  BGP state:          Active\n    Last error:       Socket: Connection refused\n")
     state = parse_protocol_state(down, "tier0_uplink")
     assert (state.nsx_state, state.info) == ("ACTIVE", "Socket: Connection refused")
+
+
+class _Nsx:
+    """An NSX reader stand-in: a Tier-1 list, and a locale-services list that answers ``status``."""
+
+    def __init__(self, tier1s: list[dict[str, Any]], status: int | None = None) -> None:
+        self._tier1s, self._status = tier1s, status
+
+    def tier1s(self) -> list[dict[str, Any]]:
+        return self._tier1s
+
+    def list(self, path: str) -> list[dict[str, Any]]:
+        if self._status is not None:
+            raise ApiError("NSX https://nsx", f"GET {path} answered {self._status}", status=self._status)
+        return [{"id": "default", "edge_cluster_path": "/infra/sites/default/enforcement-points/default/x"}]
+
+
+def _inventory(monkeypatch: pytest.MonkeyPatch, tier0: str | None) -> Inventory:
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    inventory = load_inventory(EXAMPLE)
+    return inventory.model_copy(update={"nsx": inventory.nsx.model_copy(update={"tier0_gateway": tier0})})
+
+
+def test_the_tier0_is_the_inventorys_or_the_ncp_tier1s_and_a_wrong_id_says_what_to_give(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ncp = [{"tags": [{"scope": "ncp/cluster", "tag": "c"}], "tier0_path": "/infra/tier-0s/t0-gw"}]
+    found = nsx_tier0(_inventory(monkeypatch, None), _Nsx(ncp))  # type: ignore[arg-type]
+    assert (found.id, found.how) == ("t0-gw", "the tier0_path of the NCP Tier-1 gateways")
+    with pytest.raises(ObservationError, match="name no tier0_path; set nsx.tier0_gateway"):
+        nsx_tier0(_inventory(monkeypatch, None), _Nsx([]))  # type: ignore[arg-type]
+    with pytest.raises(ObservationError, match="must be the Tier-0's id"):
+        nsx_tier0(_inventory(monkeypatch, "My Tier-0"), _Nsx(ncp, status=404))  # type: ignore[arg-type]
