@@ -49,6 +49,7 @@ def _f(name: str, breaks: str, planes: Iterable[Plane], *expect: Expect) -> Faul
 E = Expect
 ETH0, ETH1 = "cp-*/eth0 -> *", "cp-*/eth1 -> *"
 ALL_VMS_DNS = "cp-*/eth* -> *"
+VIP_PORTS = "[0-9]*:*"  # WCP-CERT-001's API VIP targets (address:port); its other endpoints' ids start with their role
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("seed-shared-dns",
@@ -99,6 +100,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-VIP-002", "*:6443", "failed", ""),
        E("WCP-VIP-003", "*:6443", "failed", ""),
        E("WCP-CERT-001", "*:6443", "error", "refused"),
+       E("WCP-LOGIN-001", "*", "error", "refused"),  # the login's token is proved against :6443
        E("WCP-DLB-001", "*", "error", "refused"),
        E("WCP-DLB-002", "*", "error", "refused"),
        E("WCP-EGR-002", "*", "error", "refused"),
@@ -108,6 +110,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("vip-cert-wrong-name", "kube-apiserver serves a certificate for another name", ("sims",),
        E("WCP-VIP-002", "*", "failed", "kube.other"),
        E("WCP-VIP-003", "*", "failed", "WCP-VIP-002"),
+       E("WCP-LOGIN-001", "*", "error", "certificate"),
        E("WCP-DLB-001", "*", "error", "certificate"),
        E("WCP-DLB-002", "*", "error", "certificate"),
        E("WCP-EGR-002", "*", "error", "certificate"),
@@ -178,6 +181,14 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("cert-warning", "the NSX manager's certificate is re-issued with 20 days left (below warn_days 30, above "
        "fail_days 7)", ("sims",),
        E("WCP-CERT-001", "nsx *", "failed", "20 days left, below warn_days 30")),
+    _f("cert-intermediate-expiring", "the intermediate CA the API VIP's certificate is issued from (and which the "
+       "VIP sends in its handshake) is re-issued with 5 days left; the leaf keeps years", ("sims",),
+       E("WCP-CERT-001", VIP_PORTS, "failed",
+         "intermediate CA certificate CN=wcp-lab intermediate CA,O=wcp-lab (position 2 of 3 in the chain, served)")),
+    # login: kubectl vsphere login (the kube-apiserver simulators on 443 serve /wcp/login)
+    _f("login-refused", "vCenter SSO no longer accepts the login user's password (as after a rotation the "
+       "inventory missed): POST /wcp/login answers 401", ("sims",),
+       E("WCP-LOGIN-001", "*", "failed", "SSO refused devops@vsphere.local")),
     # bgp: the Tier-0's session with the upstream router, for real (BIRD in the edge and router namespaces)
     _f("bgp-down", "the upstream router's BGP session with the Tier-0 is disabled: BIRD withdraws the ingress/egress "
        "range from the router's kernel, so nothing outside reaches the API VIP or answers the egress IP",
@@ -195,6 +206,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-NCP-001", "*", "error", "did not answer"),
        E("WCP-NCP-002", "*", "error", "did not answer"),
        E("WCP-SLB-001", "kube-system/*", "error", "did not answer"),
+       E("WCP-LOGIN-001", "*", "error", "could not connect"),  # the login goes through the VIP as well
        # the workload DNS's answers go to the egress IP: the router no longer routes it back
        E("WCP-DNS-001", ETH1, "failed", "no answer"),
        E("WCP-DNS-002", ETH1, "failed", "no answer")),
@@ -222,6 +234,8 @@ KB_LINK = "https://kb.lab.invalid/wait-for-node-upgrade"  # the lab's own link, 
 # days left on the NSX manager's certificate under each cert fault; the half day keeps the whole days
 # the check counts (rounded down) stable while the suite runs
 CERT_DAYS_LEFT: dict[str, float] = {"cert-expiring": 5.5, "cert-warning": 20.5}
+# days left on the API VIP's intermediate CA (re-issued, with the leaves it signs, on every kube simulator)
+INTERMEDIATE_DAYS_LEFT: dict[str, float] = {"cert-intermediate-expiring": 5.5}
 
 
 def wrong_address(topology: Topology) -> IPv4Address:

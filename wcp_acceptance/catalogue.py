@@ -25,6 +25,7 @@ NSX_BGP_STATUS = ("https://developer.broadcom.com/xapis/nsx-t-data-center-rest-a
                   "types_PolicyBgpNeighborStatus.html")
 NSX_LB_USAGE = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/types_LBEdgeNodeUsage.html"
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
+WCP_LOGIN_DOC = "https://github.com/kubernetes-sigs/vsphere-csi-driver/blob/master/tests/e2e/util.go"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ AREAS: tuple[Area, ...] = (
          "against the inventory)"),
     # cert: days left on the certificates
     Area("cert", "Certificates", "days left on the certificates of the API VIP, the NSX managers and vCenter"),
+    # login: kubectl vsphere login, opt-in
+    Area("login", "kubectl vsphere login", "an SSO user logs in through the API VIP and its token is accepted by "
+         "kube-apiserver (opt-in: login.enabled)"),
     # bgp: the Tier-0 and the physical router
     Area("bgp", "Tier-0 BGP", "the Supervisor's Tier-0 BGP sessions and the ingress/egress ranges it advertises"),
     # capacity: room to grow
@@ -157,11 +161,21 @@ CHECKS: tuple[Check, ...] = (
           doc=VC_WCP_GET, needs=("vcenter",)),
     # cert: days left on the certificates
     Check("WCP-CERT-001", "cert", "certificates are not about to run out",
-          "every certificate the API VIP (each port), the NSX managers and vCenter serve, the leaf and the CA "
-          "certificates it chains to, is valid now with at least certificates.warn_days left (fewer: severity "
-          "major; fewer than fail_days, expired or not yet valid: critical)",
-          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request",
+          "every certificate the API VIP (each port), the NSX managers and vCenter serve (the leaf and every "
+          "intermediate sent in the handshake) and the CA-file certificates above them is valid now with at least "
+          "certificates.warn_days left (fewer: severity major; fewer than fail_days, expired or not yet valid: "
+          "critical); the message names the certificate's subject and position in the chain",
+          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request; "
+          "the certificates the server sent, as sent",
           doc=TLS_RFC, needs=("api_vip.ca_file", "nsx.ca_file", "vcenter.ca_file", "certificates")),
+    # login: kubectl vsphere login, opt-in
+    Check("WCP-LOGIN-001", "login", "kubectl vsphere login works",
+          "POST https://<api_vip>/wcp/login as login.user (Basic auth, body {}) answers 200 with a session_id, and "
+          "GET https://<api_vip>:6443/version with it as Bearer token answers as kube-apiserver (401: failed, "
+          "naming the user; no answer or TLS broken: could not observe)",
+          "the plugin's two requests from the runner, TLS verified against api_vip.ca_file; only when the "
+          "inventory opts in (login.enabled), the suite's one POST beyond API sessions",
+          doc=WCP_LOGIN_DOC, needs=("login", "api_vip.ca_file")),
     # bgp: the Tier-0 and the physical router
     Check("WCP-BGP-001", "bgp", "Tier-0 BGP sessions are up and advertise the ranges",
           "every BGP neighbour of the Supervisor's Tier-0 (nsx.tier0_gateway, else the NCP Tier-1s' tier0_path) is "

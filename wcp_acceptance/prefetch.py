@@ -25,6 +25,7 @@ from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observe_all import Observations
 from wcp_acceptance.probes.cert import CertObservation
+from wcp_acceptance.probes.login import LoginObservation
 from wcp_acceptance.probes.vip import VipObservation
 from wcp_acceptance.targets import CertEndpoint, VipPort
 from wcp_acceptance.transport.kube import KubeReader
@@ -193,9 +194,11 @@ class ApiPrefetch:
 @dataclass
 class EarlyStart:
     """What ``observe_early`` set going before the first test: the VM observations, the VIP ports,
-    the other TLS endpoints whose certificates are counted (futures) and the API reads."""
+    the other TLS endpoints whose certificates are counted (futures), the API reads and the login."""
 
     vms: Future[Observations] | None = None
     vips: dict[VipPort, Future[VipObservation]] = field(default_factory=dict)
     certs: dict[CertEndpoint, Future[CertObservation]] = field(default_factory=dict)
     api: ApiPrefetch = field(default_factory=ApiPrefetch)
+    login: Future[LoginObservation] | None = None  # kubectl vsphere login, when the inventory opts in
+    login_calls: list[int] = field(default_factory=list)  # the requests each login sent (summary.json "asked")

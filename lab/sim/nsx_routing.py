@@ -37,7 +37,8 @@ from ..model import SupervisorModel, stable_uuid
 from ..routing import LB_CAPACITY, LB_CREDITS
 
 if TYPE_CHECKING:
-    from .nsx import NsxPolicySim, Response
+    from .controls import Response
+    from .nsx import NsxPolicySim
 
 SITE_EP = "/infra/sites/default/enforcement-points/default"
 IP_POOLS = "/api/v1/pools/ip-pools"
