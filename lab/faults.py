@@ -17,7 +17,7 @@ from .model import LAB_NAMESPACE, SupervisorModel
 from .sim.vcenter import vapi_message as vcenter_message
 from .topology import Topology
 
-Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory", "cp_filter"]
+Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory", "cp_filter", "bgp"]
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,9 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-SLB-001", "*:*", "error", "503"),
        E("WCP-SLB-002", "*:*", "error", "503"),
        E("WCP-NS-001", "*", "error", "503"),
-       E("WCP-NCP-003", "NSX ncpstatus *", "error", "503")),
+       E("WCP-NCP-003", "NSX ncpstatus *", "error", "503"),
+       E("WCP-BGP-001", "*", "error", "503"),
+       E("WCP-CAP-001", "*", "error", "503")),
     # slb: the API VIP's SLB pool and Service, NSX and the edge changed together
     _f("slb-member-missing",
        "the API VIP's pools lack cp-3's workload address and the edge's DNAT no longer sends to cp-3: the VIP "
@@ -233,6 +235,36 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        "(nftables in each VM's namespace): NCP's managers are unreachable from the management interface, while "
        "the runner still reads NSX", ("cp_filter",),
        E("WCP-NCP-004", "cp-*/eth0 -> nsx *", "failed", "connect timeout")),
+    # bgp: the Tier-0's session with the upstream router, for real (BIRD in the edge and router namespaces)
+    _f("bgp-down", "the upstream router's BGP session with the Tier-0 is disabled: BIRD withdraws the ingress/egress "
+       "range from the router's kernel, so nothing outside reaches the API VIP or answers the egress IP",
+       ("bgp",),
+       E("WCP-BGP-001", "*", "failed", "ACTIVE"),
+       # what honestly depends on the route: the runner reaches the VIP only through the router
+       E("WCP-VIP-001", "*:*", "failed", "unreachable"),
+       E("WCP-VIP-002", "*:*", "failed", "unreachable"),
+       E("WCP-VIP-003", "*:*", "failed", "unreachable"),
+       E("WCP-CERT-001", "[0-9]*:*", "error", "unreachable"),  # the VIP's own ports (nsx/vcenter still answer)
+       # the Kubernetes API is the VIP on 6443
+       E("WCP-DLB-001", "*", "error", "did not answer"),
+       E("WCP-DLB-002", "*", "error", "did not answer"),
+       E("WCP-EGR-002", "*", "error", "did not answer"),
+       E("WCP-NCP-001", "*", "error", "did not answer"),
+       E("WCP-NCP-002", "*", "error", "did not answer"),
+       E("WCP-SLB-001", "kube-system/*", "error", "did not answer"),
+       E("WCP-LOGIN-001", "*", "error", "could not connect"),  # the login goes through the VIP as well
+       # the workload DNS's answers go to the egress IP: the router no longer routes it back
+       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-002", ETH1, "failed", "no answer"),
+       # CoreDNS's Corefile is read through the Kubernetes API; NS-001 and NCP-003 read it too
+       E("WCP-DNS-004", UPSTREAMS, "error", "did not answer"),
+       E("WCP-NS-001", "*", "error", "did not answer"),
+       E("WCP-NCP-003", "no ncp/error *", "error", "did not answer")),
+    # capacity: NCP's IP pools and the edge load balancer
+    _f("ip-pool-exhausted", "every address of NCP's egress IP pool is allocated (0 free)", ("sims",),
+       E("WCP-CAP-001", "egress IP pool", "failed", "0 free")),
+    _f("lb-capacity-high", "the edge's load balancer uses 90% of its credits (NCP made many lb-services)", ("sims",),
+       E("WCP-CAP-001", "edge load balancer", "failed", "90%")),
 )}
 
 NCP_STATUS_DETAIL = "NSX manager connection lost: HTTPSConnectionPool(host='nsx', port=443): Read timed out"
@@ -247,6 +279,18 @@ def managers_blocked_ruleset(nsx_manager: IPv4Address, *, blocked: bool) -> str:
         text += (f"table inet {MANAGERS_BLOCKED_TABLE} {{\n  chain output {{\n    type filter hook output priority "
                  f"filter; policy accept;\n    oifname \"eth0\" ip daddr {nsx_manager} tcp dport 443 drop\n  }}\n}}\n")
     return text
+
+
+# capacity faults: what they change in the model the NSX simulator serves
+LB_HIGH_EXTRA_CREDITS = 35  # with the Supervisor's own SMALL lb-service: 36 of a LARGE edge's 40 credits
+
+
+def apply_capacity_to_model(model: SupervisorModel, faults: Iterable[str]) -> None:
+    active = set(faults)
+    if "ip-pool-exhausted" in active:
+        model.routing.egress_allocated = 1 << 30  # every address (clamped to the pool's size)
+    if "lb-capacity-high" in active:
+        model.routing.lb_extra_credits = LB_HIGH_EXTRA_CREDITS
 
 CONFIG_ERROR_TEXT = "Failed to configure the Supervisor control plane: the NSX edge cluster has no capacity."
 KB_LINK = "https://kb.lab.invalid/wait-for-node-upgrade"  # the lab's own link, no real KB article

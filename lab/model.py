@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .routing import RoutingState
+
 SEED_SERVICES: tuple[tuple[str, str, str, tuple[tuple[str | None, int, str], ...]], ...] = (
     # (namespace, name, ClusterIP, ((port name, port, protocol), ...)) -- the seed's 30 DLB rows
     ("default", "kubernetes", "10.96.0.1", (("https", 443, "TCP"),)),
@@ -211,6 +213,8 @@ class SupervisorModel:
     vsphere_namespaces: list[VsphereNamespace] = field(default_factory=list)
     ncp_status: str = "HEALTHY"
     ncp_status_detail: str = ""
+    # the Tier-0's BGP, the NCP IP pools and the edge LB's usage (lab.routing, served by lab.sim.nsx_routing)
+    routing: RoutingState = field(default_factory=RoutingState)
 
     # ---- names NCP derives -------------------------------------------------------------
     @property

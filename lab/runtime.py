@@ -22,12 +22,13 @@ from pathlib import Path
 from types import TracebackType
 
 from . import faults as fault_catalogue
+from .bird import BgpPeering
 from .inventory import LabVm, canary_password, write_client_key, write_known_hosts, write_lab_inventory
 from .latency import AppliedLatency, Choice, apply_latency, check_latency
 from .model import SupervisorModel
 from .netns import Lab, build
 from .nft import NFT, edge_ruleset
-from .services import DnsServer, Service, SimProcess, VmSshd, start_all, stop_all
+from .services import DnsServer, Service, ServiceError, SimProcess, VmSshd, start_all, stop_all
 from .sim.serve import FaultSpec, SimState
 from .tls import LabCA
 from .topology import DEFAULT_TOPOLOGY, NatRule, Topology, load_topology, netns_name
@@ -66,6 +67,7 @@ class LabRuntime:
         self.dns: DnsServer | None = None
         self.vms: dict[str, VmSshd] = {}
         self.sims: list[SimProcess] = []
+        self.bgp: BgpPeering | None = None
         self.latency: AppliedLatency | None = None
         self.inventory_path = self.dir / "inventory.yaml"
         self.nsx_password = canary_password("nsx")
@@ -142,7 +144,18 @@ class LabRuntime:
             egress_ip=str(nets.egress_ip))
         fault_catalogue.apply_to_model(model, self.faults)
         fault_catalogue.apply_slb_to_model(model, self.faults, self.topology)
+        self._routing_to_model(model)
         return model
+
+    def _routing_to_model(self, model: SupervisorModel) -> None:
+        """The Tier-0's BGP as the edge's BIRD holds it (asked at request time), and the capacity faults."""
+        peering = BgpPeering(self.topology, self.topology.namespaces(self.prefix), self.dir / "bird")
+        routing = model.routing
+        routing.neighbor_address, routing.source_address = str(peering.peering.router_address), str(
+            peering.peering.edge_address)
+        routing.advertised = [str(net) for net in peering.peering.advertised]
+        routing.bird_socket = str(peering.edge.socket)
+        fault_catalogue.apply_capacity_to_model(model, self.faults)
 
     def sim_state(self) -> SimState:
         state = SimState(self.model(), NSX_USER, self.nsx_password, VC_USER, self.vc_password, self.kube_token,
@@ -168,7 +181,7 @@ class LabRuntime:
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True, mode=0o700)
-        self.net = build(self.effective_topology(), self.prefix)
+        self.net = build(self.effective_topology(), self.prefix, uplink_routes="bgp")
         try:
             self.net.registry.push(f"lab directory {self.dir}", lambda: shutil.rmtree(self.dir, ignore_errors=True))
             self.net.apply_edge_ruleset(self.edge_text())
@@ -206,10 +219,13 @@ class LabRuntime:
             names = [str(host.management), *(r.name for r in self._names(kind))]
             self.sims.append(SimProcess(kind, self.ns(node), [(str(host.management), 443)], self.state_file,
                                         ca_dir, names, self.dir / "sims"))
-        services: list[Service] = [self.dns, *self.vms.values(), *self.sims]
+        self.bgp = BgpPeering(topo, topo.namespaces(self.prefix), self.dir / "bird")
+        services: list[Service] = [self.bgp, self.dns, *self.vms.values(), *self.sims]
         for service in services:
             self.net.registry.push(f"service {service!r}", service.stop)
         start_all(services)
+        if "bgp-down" in self.faults:
+            self.bgp.disable()
         for name, vm_sshd in self.vms.items():
             if "cp-vm-unreachable" in self.faults and name == fault_catalogue.unreachable_vm(topo):
                 vm_sshd.stop()
@@ -230,6 +246,16 @@ class LabRuntime:
         if self.latency is None:
             return {"seconds": self.latency_s, "mechanism": "none", "problem": None}
         return self.latency.status()
+
+    def bgp_status(self) -> dict[str, object]:
+        """The edge <-> router BGP session as ``wcp-lab status`` shows it (asked of both BIRDs now)."""
+        if self.bgp is None:
+            return {"edge": {"state": "not started", "info": ""}, "router": {"state": "not started", "info": ""},
+                    "learnt": []}
+        try:
+            return self.bgp.status()
+        except ServiceError as exc:
+            return {"problem": str(exc).splitlines()[0]}
 
     def write_inventory(self) -> Path:
         topo, eff = self.topology, self.effective_topology()
@@ -261,7 +287,7 @@ class LabRuntime:
             problems = self.net.teardown()
             self.net = None
         line = self.latency.delay_line if self.latency is not None else None
-        stop_all([s for s in (self.dns, *self.vms.values(), *self.sims, line) if s is not None])
+        stop_all([s for s in (self.bgp, self.dns, *self.vms.values(), *self.sims, line) if s is not None])
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems
 
@@ -351,6 +377,14 @@ class LabRuntime:
             self.net.exec(self.dns_node, ["ip", "route", "del", *route.ip_args()], check=False)
         for route in want:
             self.net.exec(self.dns_node, ["ip", "route", "replace", *route.ip_args()])
+
+    def _apply_bgp(self) -> None:
+        """bgp-down: the router's side of the session disabled (routes withdrawn); cleared: Established again."""
+        assert self.bgp is not None  # noqa: S101 - up() started it
+        if "bgp-down" in self.faults:
+            self.bgp.disable()
+        else:
+            self.bgp.enable()
 
     def _apply_inventory(self) -> None:
         self.write_inventory()

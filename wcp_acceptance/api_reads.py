@@ -3,9 +3,19 @@ does :class:`wcp_acceptance.prefetch.ApiPrefetch` in its background thread (no p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from wcp_acceptance import discovery
+from wcp_acceptance.checks.bgp import (
+    BgpNeighbour,
+    BgpObservation,
+    Tier0,
+    parse_advertised,
+    parse_status,
+    tier0_from_tier1s,
+)
+from wcp_acceptance.checks.capacity import IP_POOLS_API, LbNodeUsage, parse_lb_usage
 from wcp_acceptance.checks.dlb import DlbComparison, DlbVirtualServer, compare_dlb, dlb_lb_service_path
 from wcp_acceptance.checks.namespaces import ROUTER
 from wcp_acceptance.checks.ncp import NCP_ERROR_PREFIX, NCP_NAMESPACE, ncp_error_annotations, ncp_status_from_json
@@ -30,7 +40,7 @@ from wcp_acceptance.observations import (
     VcenterCluster,
 )
 from wcp_acceptance.targets import ServicePort
-from wcp_acceptance.transport.http import ApiError
+from wcp_acceptance.transport.http import ApiError, HttpObservationError
 from wcp_acceptance.transport.kube import KubeApiError, KubeReader
 from wcp_acceptance.transport.nsx import NsxReader, path_id
 from wcp_acceptance.transport.vcenter import VcenterReader
@@ -107,10 +117,11 @@ def apiserver_lb_service(kube: KubeReader) -> dict[str, object] | None:
         raise
 
 
-def nsx_nat(nsx: NsxReader, cluster: str) -> dict[str, object]:
+def nsx_nat(nsx: NsxReader, cluster: str, tier1s_listed: list[dict[str, object]] | None = None) -> dict[str, object]:
     """The NAT rules on the Supervisor's Tier-1 gateways (those tagged with the NCP cluster); ``by_tier1`` keeps
-    each Tier-1's own, for WCP-NS-001."""
-    tier1s = discovery.supervisor_tier1s(nsx.tier1s(), cluster)
+    each Tier-1's own, for WCP-NS-001. ``tier1s_listed``: the Tier-1 list when the run already read it (the BGP
+    and capacity checks find the Tier-0 in it)."""
+    tier1s = discovery.supervisor_tier1s(nsx.tier1s() if tier1s_listed is None else tier1s_listed, cluster)
     rules: list[dict[str, object]] = []
     by_tier1: dict[str, list[dict[str, object]]] = {}
     for tier1 in tier1s:
@@ -250,3 +261,79 @@ def namespace_egress(inventory: Inventory, nsx: NsxReader, namespaces: list[Name
             read[router] = _tier1_rules(nsx, router)
     return NamespaceEgress(tuple(namespaces), read, str(inventory.networks.egress), str(inventory.networks.egress_ip),
                            tuple(inventory.supervisor.namespaces))
+
+
+# ---- bgp and capacity: the Tier-0, its BGP neighbours, NCP's IP pools, the edge load balancer ---------
+
+
+def nsx_tier0(inventory: Inventory, nsx: NsxReader,
+              tier1s: Callable[[], list[dict[str, object]]] | None = None) -> Tier0:
+    """The Supervisor's Tier-0 (the inventory's nsx.tier0_gateway, else the NCP Tier-1s' tier0_path) and its
+    locale services (one list); shared by the BGP and capacity checks. ``tier1s`` gives the Tier-1 list the run
+    shares with the NAT check (read only when the inventory does not name the Tier-0)."""
+    if inventory.nsx.tier0_gateway:
+        tier0, how = inventory.nsx.tier0_gateway, "named by the inventory (nsx.tier0_gateway)"
+    else:
+        found, paths = tier0_from_tier1s(tier1s() if tier1s is not None else nsx.tier1s())
+        if found is None:
+            raise ObservationError(
+                "NSX Tier-0", "the Tier-1 gateways tagged ncp/cluster name "
+                + (f"{len(paths)} Tier-0s ({', '.join(paths)})" if paths else "no tier0_path")
+                + "; set nsx.tier0_gateway in the inventory")
+        tier0, how = found, "the tier0_path of the NCP Tier-1 gateways"
+    try:
+        locale_services = nsx.list(f"/infra/tier-0s/{path_id(tier0)}/locale-services")
+    except HttpObservationError as error:
+        if error.status not in (400, 404) or not inventory.nsx.tier0_gateway:
+            raise
+        raise ObservationError(error.target, f"{error.cause}; nsx.tier0_gateway must be the Tier-0's id (the last "
+                                             "part of its path /infra/tier-0s/<id>), not its display name",
+                               error.evidence) from None
+    return Tier0(tier0, how, tuple(locale_services))
+
+
+def bgp_observation(inventory: Inventory, nsx: NsxReader, tier0: Tier0) -> BgpObservation:
+    """Each locale service's neighbour status, and what the Tier-0 advertises to each ESTABLISHED neighbour."""
+    neighbours: list[BgpNeighbour] = []
+    base = f"/infra/tier-0s/{path_id(tier0.id)}/locale-services"
+    for service in tier0.locale_services:
+        ls = str(service.get("id") or "")
+        if not ls:
+            raise ObservationError(f"NSX GET {base}", "a locale service has no id", (repr(service)[:300],))
+        path = f"{base}/{path_id(ls)}/bgp/neighbors"
+        found = parse_status(nsx.get(f"{path}/status"), f"NSX GET {path}/status", ls)
+        if any(n.state == "ESTABLISHED" for n in found):
+            ids = {str(c.get("neighbor_address")): str(c.get("id")) for c in nsx.list(path) if c.get("id")}
+            for index, neighbour in enumerate(found):
+                if neighbour.state != "ESTABLISHED":
+                    continue
+                config = ids.get(neighbour.address)
+                if config is None:
+                    raise ObservationError(f"NSX GET {path}", f"no neighbour configuration for {neighbour.address}, "
+                                                              "so its advertised routes cannot be asked")
+                routes = f"{path}/{path_id(config)}/advertised-routes"
+                found[index] = replace(neighbour, advertised=parse_advertised(nsx.get(routes), f"NSX GET {routes}"))
+        neighbours.extend(found)
+    nets = inventory.networks
+    return BgpObservation(tier0.id, tier0.how, tuple(neighbours), nets.ingress, nets.egress)
+
+
+def nsx_ip_pools(nsx: NsxReader) -> list[dict[str, object]]:
+    """Every IP pool of the Manager API (one list), with its ranges and pool_usage."""
+    return nsx.list(IP_POOLS_API)
+
+
+def lb_node_usage(nsx: NsxReader, tier0: Tier0) -> list[LbNodeUsage]:
+    """lb-node-usage of every edge node of the Tier-0's edge cluster(s)."""
+    usage: list[LbNodeUsage] = []
+    clusters = dict.fromkeys(str(s.get("edge_cluster_path") or "") for s in tier0.locale_services)
+    clusters.pop("", None)
+    if not clusters:
+        raise ObservationError("NSX Tier-0 locale services", f"no locale service of Tier-0 {tier0.id} names an "
+                                                             "edge_cluster_path")
+    for cluster in clusters:
+        for node in nsx.list(f"{cluster}/edge-nodes"):
+            node_path = str(node.get("path") or "")
+            api = f"NSX GET /infra/lb-node-usage?node_path={node_path}"
+            usage.append(parse_lb_usage(nsx.get("/infra/lb-node-usage", {"node_path": node_path}), node_path, api))
+    return usage

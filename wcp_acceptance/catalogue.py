@@ -21,6 +21,9 @@ NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
 VC_WCP_GET = ("https://github.com/vmware-archive/vsphere-automation-sdk-rest/blob/master/vsphere/operations/com/"
               "vmware/vcenter/namespace_management/clusters.get-operation.html")
 TLS_RFC = "https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"
+NSX_BGP_STATUS = ("https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/"
+                  "types_PolicyBgpNeighborStatus.html")
+NSX_LB_USAGE = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/types_LBEdgeNodeUsage.html"
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
 WCP_LOGIN_DOC = "https://github.com/kubernetes-sigs/vsphere-csi-driver/blob/master/tests/e2e/util.go"
 
@@ -78,6 +81,10 @@ AREAS: tuple[Area, ...] = (
     # namespaces: every vSphere Namespace's own egress (Tier-1, SNAT IP, SNAT rule)
     Area("namespaces", "vSphere Namespaces", "every vSphere Namespace's egress: its SNAT IP in the egress range, "
          "its own, and SNATed by its Tier-1"),
+    # bgp: the Tier-0 and the physical router
+    Area("bgp", "Tier-0 BGP", "the Supervisor's Tier-0 BGP sessions and the ingress/egress ranges it advertises"),
+    # capacity: room to grow
+    Area("capacity", "Capacity", "free addresses in NCP's ingress/egress IP pools, the edge load balancer's usage"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -196,6 +203,20 @@ CHECKS: tuple[Check, ...] = (
           "(ncp/router_id) has an enabled SNAT rule to it; the system namespaces share the Supervisor's Tier-1 and "
           "egress IP", "one list of Namespaces; the USER NAT rules of each Namespace's Tier-1 (those the egress "
           "checks read are reused)", doc=NCP_OBJECTS, needs=("kubernetes", "nsx", "networks.egress")),
+    # bgp: the Tier-0 and the physical router
+    Check("WCP-BGP-001", "bgp", "Tier-0 BGP sessions are up and advertise the ranges",
+          "every BGP neighbour of the Supervisor's Tier-0 (nsx.tier0_gateway, else the NCP Tier-1s' tier0_path) is "
+          "ESTABLISHED, and the ingress and egress ranges are each inside a prefix the Tier-0 advertises to it",
+          "the Tier-0's locale services, GET .../bgp/neighbors/status, and .../advertised-routes per established "
+          "neighbour", doc=NSX_BGP_STATUS, needs=("nsx", "networks.ingress", "networks.egress")),
+    # capacity: room to grow
+    Check("WCP-CAP-001", "capacity", "IP pools and the edge load balancer have room",
+          "the IP pools inside the ingress and the egress range each keep at least capacity.ip_pool_free_min free "
+          "addresses (0 free: critical, fewer: major), and no edge node's load balancer is used beyond "
+          "capacity.lb_usage_max_percent (major)",
+          "one Manager API list of IP pools (pool_usage); GET /policy/api/v1/infra/lb-node-usage per edge node of "
+          "the Tier-0's edge cluster", doc=NSX_LB_USAGE, needs=("nsx", "networks.ingress", "networks.egress",
+                                                                 "capacity")),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

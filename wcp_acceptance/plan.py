@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from wcp_acceptance.inventory.model import Inventory
 from wcp_acceptance.targets import (
+    CapacityTarget,
     CertEndpoint,
     CertRole,
     DnsProbe,
@@ -178,3 +179,9 @@ def manager_tls_probes(inv: Inventory) -> list[ManagerTlsProbe]:
                 address = names.get(host.lower())
             probes.append(ManagerTlsProbe(vm.name, iface, mgmt.address.ip, host, parts.port or 443, address))
     return probes
+
+
+# ---- capacity --------------------------------------------------------------------------------------
+def capacity_targets(inv: Inventory) -> list[CapacityTarget]:
+    """WCP-CAP-001's targets: NCP's ingress and egress IP pools, then the edge load balancer."""
+    return [CapacityTarget("ingress"), CapacityTarget("egress"), CapacityTarget("lb")]

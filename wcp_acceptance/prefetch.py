@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from wcp_acceptance import api_reads
+from wcp_acceptance.checks.capacity import CAPACITY_READS, CapacityReads
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observe_all import Observations
@@ -62,6 +63,14 @@ def _optional(got: Callable[[str], Any], name: str) -> Any:
         return None
 
 
+def _outcome(got: Callable[[str], Any], name: str) -> tuple[bool, object]:
+    """(True, the read's value) or (False, its ObservationError): reads a check keeps apart per target."""
+    try:
+        return True, got(name)
+    except ObservationError as error:
+        return False, error
+
+
 def _kube(r: Readers) -> KubeReader:
     return cast(KubeReader, r.kube)
 
@@ -81,7 +90,10 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "dlb_comparison": ((), ("nsx_lb_services", "nsx_virtual_servers", "ncp_cluster", "service_ports"),
                        lambda r, got: api_reads.dlb_comparison(got("nsx_lb_services"), got("nsx_virtual_servers"),
                                                                got("ncp_cluster"), got("service_ports"))),
-    "nsx_nat": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.nsx_nat(_nsx(r), got("ncp_cluster"))),
+    # one Tier-1 list for the NAT rules and the Tier-0 (read when one of them asks for it)
+    "nsx_tier1s": (("nsx",), (), lambda r, got: _nsx(r).tier1s()),
+    "nsx_nat": (("nsx",), ("ncp_cluster", "nsx_tier1s"), lambda r, got: api_reads.nsx_nat(
+        _nsx(r), got("ncp_cluster"), got("nsx_tier1s"))),
     "ncp_namespace_pods": (("kube",), (), lambda r, got: api_reads.ncp_namespace_pods(_kube(r))),
     "ncp_ini_managers": (("kube",), (), lambda r, got: api_reads.ncp_ini_managers(_kube(r))),
     "coredns_upstreams": (("kube",), (), lambda r, got: api_reads.coredns_upstreams(_kube(r))),
@@ -101,6 +113,15 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
                                                                                    got("ncp_cluster"))),
     "namespace_egress": (("nsx",), ("kube_namespaces",), lambda r, got: api_reads.namespace_egress(
         r.inventory, _nsx(r), got("kube_namespaces"), _optional(got, "nsx_nat"))),
+    # bgp and capacity: NSX only
+    "nsx_tier0": (("nsx",), ("nsx_tier1s",), lambda r, got: api_reads.nsx_tier0(
+        r.inventory, _nsx(r), lambda: cast(list[dict[str, object]], got("nsx_tier1s")))),
+    "bgp_observation": (("nsx",), ("nsx_tier0",), lambda r, got: api_reads.bgp_observation(
+        r.inventory, _nsx(r), got("nsx_tier0"))),
+    "nsx_ip_pools": (("nsx",), (), lambda r, got: api_reads.nsx_ip_pools(_nsx(r))),
+    "lb_node_usage": (("nsx",), ("nsx_tier0",), lambda r, got: api_reads.lb_node_usage(_nsx(r), got("nsx_tier0"))),
+    "capacity_reads": (("nsx",), CAPACITY_READS, lambda r, got: CapacityReads(
+        {name: _outcome(got, name) for name in CAPACITY_READS})),
 }
 
 # fixtures that take reads through request.getfixturevalue (so that one failed read errors only its targets):

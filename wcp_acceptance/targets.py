@@ -230,3 +230,13 @@ class ManagerTlsProbe:
 
     def __str__(self) -> str:
         return f"{self.vm}/{self.iface} -> nsx {self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class CapacityTarget:
+    """What WCP-CAP-001 judges: one of NCP's two IP pools, or the edge's load balancer."""
+
+    kind: Literal["ingress", "egress", "lb"]
+
+    def __str__(self) -> str:
+        return "edge load balancer" if self.kind == "lb" else f"{self.kind} IP pool"

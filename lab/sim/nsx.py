@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..model import NatRule, SupervisorModel, VirtualServer, stable_uuid
+from . import nsx_routing
 from .controls import Fault, Response, SimControls, make_handler
 
 MAX_PAGE_SIZE = 1000
@@ -335,6 +336,7 @@ class NsxPolicySim(SimControls):
                                                         for ns in m.vsphere_namespaces)],
             "/infra/domains": lambda: [domain_json(m)],
         }
+        builders.update(nsx_routing.builders(m, _common))  # Tier-0, BGP neighbours, edge nodes, IP pools
         for t1 in {m.system_tier1} | {r.tier1 for r in m.nat_rules} | {ns.tier1 for ns in m.vsphere_namespaces}:
             for section in NAT_SECTIONS:
                 builders[f"/infra/tier-1s/{t1}/nat/{section}/nat-rules"] = self._nat_builder(t1, section)
@@ -435,6 +437,9 @@ class NsxPolicySim(SimControls):
                                            "product_version": self.product_version}))
         if path == "/api/v1/reverse-proxy/node/health":
             return self._json(200, _dumps({"healthy": True}))
+        routed = nsx_routing.route(self, path, query)  # BGP status and routes, IP pools, lb-node-usage
+        if routed is not None:
+            return routed
         if not path.startswith(POLICY_PREFIX + "/"):
             return self._error(404, 404, f"The requested URI: {path} could not be found.")
         policy_path = path[len(POLICY_PREFIX):].rstrip("/")

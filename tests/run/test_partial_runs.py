@@ -20,7 +20,7 @@ def test_a_marker_selection_is_partial_and_names_what_it_left_out(write_inventor
     scope = summary["scope"]
     assert scope["full"] is False
     assert scope["markers"] == "vip"
-    assert scope["deselected"] == 54  # 43 + LOGIN-001 + DNS-004 x3 + NS-001 x2, NCP-003 x2, NCP-004 x3
+    assert scope["deselected"] == 59  # 43 + LOGIN-001, DNS-004 x3, NS/NCP x7, BGP-001, CAP-001 x3
     assert "WCP-DNS-001" in scope["deselected_checks"]
     assert not {"WCP-VIP-001", "WCP-VIP-002", "WCP-VIP-003"} & set(scope["deselected_checks"])
     assert ended.last_line.startswith("wcp-acceptance sim: HEALTHY (partial) exit=0 6 passed, 0 failed, ")

@@ -39,7 +39,7 @@ def test_a_site_where_nothing_answers_errors_within_the_timeouts(tmp_path: Path,
     summary = run.summary
     outcomes = {t["outcome"] for t in summary["tests"]}
     assert "passed" not in outcomes
-    assert summary["totals"]["total"] == len(summary["tests"]) == 60  # 49, LOGIN-001, DNS-004 x3, NS/NCP x7
+    assert summary["totals"]["total"] == len(summary["tests"]) == 64  # 49, LOGIN, DNS-004 x3, NS/NCP x7, BGP, CAP x3
     (login,) = (t for t in summary["tests"] if t["check_id"] == "WCP-LOGIN-001")
     assert login["outcome"] == "skipped"  # not opted in: never asked, never a failure, and it says why
     assert login["skip_reason"].startswith("needs login: the inventory does not opt in")

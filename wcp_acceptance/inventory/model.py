@@ -451,6 +451,13 @@ class CertificatesSpec(_Model):
         return self
 
 
+class CapacitySpec(_Model):
+    """WCP-CAP-001's thresholds: free addresses each of NCP's IP pools keeps, the edge load balancer's usage."""
+
+    ip_pool_free_min: StrictInt = Field(5, ge=0, le=1_000_000)
+    lb_usage_max_percent: StrictInt = Field(80, ge=1, le=100)
+
+
 class Exclusion(_Model):
     check: StrictStr
     target: Text = "*"
@@ -505,6 +512,7 @@ class Inventory(_Model):
     observer: ObserverSpec
     timeouts: Timeouts = Timeouts()
     certificates: CertificatesSpec = CertificatesSpec()
+    capacity: CapacitySpec = CapacitySpec()
     exclusions: tuple[Exclusion, ...] = ()
     runner: RunnerSpec = RunnerSpec()
 

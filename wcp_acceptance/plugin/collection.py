@@ -12,6 +12,7 @@ from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.plugin.state import INVENTORY, RUN
 from wcp_acceptance.report.summary import TestRecord
 from wcp_acceptance.targets import (
+    CapacityTarget,
     CertEndpoint,
     DnsProbe,
     EgressProbe,
@@ -42,9 +43,10 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "namespace_ref": plan.namespace_refs,
     "ncp_view": plan.ncp_views,
     "manager_tls_probe": plan.manager_tls_probes,
+    "capacity_target": plan.capacity_targets,
 }
 TARGET_TYPES = (DnsProbe, UpstreamProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort,
-                ServiceRef, CertEndpoint, NamespaceRef, NcpViewRef, ManagerTlsProbe)
+                ServiceRef, CertEndpoint, NamespaceRef, NcpViewRef, ManagerTlsProbe, CapacityTarget)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
