@@ -259,7 +259,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        # CoreDNS's Corefile is read through the Kubernetes API; NS-001 and NCP-003 read it too
        E("WCP-DNS-004", UPSTREAMS, "error", "did not answer"),
        E("WCP-NS-001", "*", "error", "did not answer"),
-       E("WCP-NCP-003", "no ncp/error *", "error", "did not answer")),
+       E("WCP-NCP-003", "*", "error", "did not answer")),  # ncpstatus too: the NCP cluster name comes from Kubernetes
     # capacity: NCP's IP pools and the edge load balancer
     _f("ip-pool-exhausted", "every address of NCP's egress IP pool is allocated (0 free)", ("sims",),
        E("WCP-CAP-001", "egress IP pool", "failed", "0 free")),
