@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from wcp_acceptance.finding import ObservationError
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT, RETURN_PATH_SCRIPT
 
 MAX_SHOWN = 160  # characters of a refused command line quoted in the error
 
@@ -117,6 +117,21 @@ HEX = Arg("<hex query>", lambda t: _HEX_RE.fullmatch(t) is not None)
 SECONDS = Arg("<seconds>", _is_seconds)
 NONCE = Arg("<nonce>", lambda t: _NONCE_RE.fullmatch(t) is not None)
 DIG_SECONDS = Arg("<1-60>", _int_in(1, 60))
+_IFACE_LIST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}(?:,[A-Za-z0-9][A-Za-z0-9._-]{0,14}){0,15}")
+_IPV4_RE = r"(?:\d{1,3}\.){3}\d{1,3}"
+_ROUTE_PAIRS_RE = re.compile(rf"{_IPV4_RE}@{_IPV4_RE}(?:,{_IPV4_RE}@{_IPV4_RE}){{0,63}}")
+
+
+def _is_route_pairs(token: str) -> bool:
+    """``dst@src,dst@src,...``: up to 64 pairs of IPv4 addresses."""
+    return _ROUTE_PAIRS_RE.fullmatch(token) is not None and all(
+        _is_ipv4(a) for pair in token.split(",") for a in pair.split("@"))
+
+
+IFACE_LIST = Arg("<iface,iface,...>", lambda t: _IFACE_LIST_RE.fullmatch(t) is not None and t not in (".", ".."))
+ROUTE_PAIRS = Arg("<dst@src,...>", _is_route_pairs)
+PING_PAYLOAD = Arg("<0-9188>", _int_in(0, 9188))  # bytes of ICMP payload: a 9216-byte packet at most
+PING_WAIT = Arg("<1-10>", _int_in(1, 10))
 
 
 @dataclass(frozen=True)
@@ -143,6 +158,7 @@ class Rule:
 
 DNS_SCRIPT = lit(DNS_QUERY_SCRIPT, "<dns query script>")
 EGRESS_SCRIPT = lit(EGRESS_SEND_SCRIPT, "<egress sender script>")
+RETURN_SCRIPT = lit(RETURN_PATH_SCRIPT, "<return path script>")
 
 ALLOWED: tuple[Rule, ...] = (
     Rule("ip rule", ("ip", "-j", "rule")),
@@ -160,6 +176,11 @@ ALLOWED: tuple[Rule, ...] = (
     Rule("command -v", ("command", "-v", one_of("python3", "dig"))),
     Rule("dns query (python3)", ("python3", "-c", DNS_SCRIPT, IPV4, IPV4, PORT, HEX, SECONDS)),
     Rule("egress datagram (python3)", ("python3", "-c", EGRESS_SCRIPT, IPV4, IPV4, PORT, NONCE, SECONDS)),
+    # routing (return path), time, mtu
+    Rule("return path (python3)", ("python3", "-c", RETURN_SCRIPT, IFACE_LIST, ROUTE_PAIRS)),
+    Rule("clock", ("date", "+%s.%N")),
+    Rule("ping, don't fragment", ("ping", "-n", "-M", "do", "-s", PING_PAYLOAD, "-c", "1", "-W", PING_WAIT,
+                                  "-I", IPV4, IPV4)),
     Rule(
         "dns query (dig)",
         (

@@ -12,6 +12,7 @@ again (as a fresh copy) when that probe is looked up, so every outcome stays wha
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,19 +22,31 @@ from typing import Literal
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory.model import Timeouts
 from wcp_acceptance.observations import DnsObservation, EgressObservation, ResolverObservation
+from wcp_acceptance.plan import return_path_destinations
 from wcp_acceptance.probes.dns import resolve_from_vm
 from wcp_acceptance.probes.egress import observe_egress
 from wcp_acceptance.probes.observer import EgressObserver
 from wcp_acceptance.probes.resolver import resolve_with_vm_resolver
-from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe
+from wcp_acceptance.probes.vmnet import observe_clock, observe_mtu, observe_ntp, observe_return_path
+from wcp_acceptance.targets import ClockProbe, DnsProbe, EgressProbe, MtuProbe, NtpProbe, ResolverProbe
+from wcp_acceptance.vmnet_records import ClockObservation, MtuObservation, NtpObservation, ReturnPathObservation
 from wcp_acceptance.vmpool import VmPool, VmRouting
 
-Kind = Literal["A", "PTR", "resolver", "egress", "routing"]
-Observed = DnsObservation | ResolverObservation | EgressObservation | VmRouting
+Kind = Literal["A", "PTR", "resolver", "egress", "routing", "return_path", "clock", "ntp", "mtu"]
+Observed = (DnsObservation | ResolverObservation | EgressObservation | VmRouting | ReturnPathObservation
+            | ClockObservation | NtpObservation | MtuObservation)
 
 MAX_VMS = 16  # lanes at once: more VMs than this wait for a free lane
 CHANNELS_PER_VM = 4  # commands at once on one VM's connection
 KIND_ORDER: tuple[Kind, ...] = ("routing", "A", "PTR", "resolver", "egress")  # the order of the tests
+# kinds that ask nothing of the DNS servers or the observer go in one wave with the routing read (the clock,
+# NTP and path-MTU probes talk to other peers than the DNS probes, whose ICMP allowance they cannot use up)
+SAME_WAVE: dict[Kind, Kind] = {"return_path": "routing", "clock": "routing", "ntp": "routing", "mtu": "routing"}
+
+
+def wave_of(kind: Kind) -> int:
+    """The wave (index into KIND_ORDER) a kind is observed in on its VM."""
+    return KIND_ORDER.index(SAME_WAVE.get(kind, kind))
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,7 @@ class Wanted:
     """One observation to make: ``kind`` of ``probe`` (for ``routing``, the probe is the VM's name)."""
 
     kind: Kind
-    probe: DnsProbe | ResolverProbe | EgressProbe | str
+    probe: DnsProbe | ResolverProbe | EgressProbe | ClockProbe | NtpProbe | MtuProbe | str
 
     @property
     def vm(self) -> str:
@@ -64,7 +77,30 @@ def observe_one(pool: VmPool, wanted: Wanted, timeouts: Timeouts, observer: Egre
         return resolve_with_vm_resolver(pool.runner(probe.vm), probe, resolver_timeout(timeouts))
     if wanted.kind == "egress" and isinstance(probe, EgressProbe) and observer is not None:
         return observe_egress(pool.runner(probe.vm), observer, probe, timeouts.egress)
+    vmnet = _observe_vmnet(pool, wanted, timeouts)
+    if vmnet is not None:
+        return vmnet
     raise ValueError(f"cannot observe {wanted.kind} of {probe!r}")
+
+
+def ping_wait(timeouts: Timeouts) -> int:
+    """ping -W takes whole seconds: the egress timeout, rounded up, 1 to 10."""
+    return min(10, max(1, math.ceil(timeouts.egress)))
+
+
+def _observe_vmnet(pool: VmPool, wanted: Wanted, timeouts: Timeouts) -> Observed | None:
+    """The return-path, clock, NTP and path-MTU observations (None: not one of those)."""
+    probe = wanted.probe
+    if wanted.kind == "return_path" and isinstance(probe, str):
+        destinations = [address for address, _ in return_path_destinations(pool.inventory)]
+        return observe_return_path(pool.runner(probe), pool.vm(probe), destinations)
+    if wanted.kind == "clock" and isinstance(probe, ClockProbe):
+        return observe_clock(pool.runner(probe.vm), probe)
+    if wanted.kind == "ntp" and isinstance(probe, NtpProbe):
+        return observe_ntp(pool.runner(probe.vm), probe, timeouts.egress)
+    if wanted.kind == "mtu" and isinstance(probe, MtuProbe):
+        return observe_mtu(pool.runner(probe.vm), probe, ping_wait(timeouts))
+    return None
 
 
 class Observations:
@@ -122,8 +158,8 @@ def _lane(pool: VmPool, wants: Sequence[Wanted], timeouts: Timeouts, observer: E
     # per-peer ICMP rate limit: getent's retries must not use up the "port unreachable" answers the
     # DNS probes before them get).
     with ThreadPoolExecutor(max_workers=min(channels, len(wants)), thread_name_prefix=f"obs-{wants[0].vm}") as lanes:
-        for kind in KIND_ORDER:
-            list(lanes.map(one, [w for w in wants if w.kind == kind]))
+        for wave in range(len(KIND_ORDER)):
+            list(lanes.map(one, [w for w in wants if wave_of(w.kind) == wave]))
 
 
 def observe_all(
@@ -141,7 +177,7 @@ def observe_all(
     for wanted in dict.fromkeys(wants):
         by_vm.setdefault(wanted.vm, []).append(wanted)
     for lane_wants in by_vm.values():
-        lane_wants.sort(key=lambda w: KIND_ORDER.index(w.kind))
+        lane_wants.sort(key=lambda w: wave_of(w.kind))
     made = Observations()
     if not by_vm:
         return made

@@ -13,10 +13,14 @@ from wcp_acceptance.plugin.state import INVENTORY, RUN
 from wcp_acceptance.report.summary import TestRecord
 from wcp_acceptance.targets import (
     CertEndpoint,
+    ClockProbe,
     DnsProbe,
     EgressProbe,
+    MtuProbe,
     NatCase,
+    NtpProbe,
     ResolverProbe,
+    ReturnPathProbe,
     RouteProbe,
     ServicePort,
     ServiceRef,
@@ -34,9 +38,12 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "nat_case": plan.nat_cases,
     "slb_target": plan.slb_targets,
     "cert_endpoint": plan.cert_endpoints,
+    "return_path_probe": plan.return_path_probes,
+    "time_target": plan.time_targets,
+    "mtu_probe": plan.mtu_probes,
 }
 TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort, ServiceRef,
-                CertEndpoint)
+                CertEndpoint, ReturnPathProbe, ClockProbe, NtpProbe, MtuProbe)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
