@@ -113,6 +113,7 @@ def write_lab_inventory(
     ssh_user: str = "root",
     timeouts: Mapping[str, float] | None = None,
     ntp_servers: Sequence[str] = (),
+    esxi_hosts: Sequence[str] = (),
     runner_netns: str | None = None,
 ) -> Path:
     """Write a complete inventory for a lab at ``path`` (plus kubeconfig and password files beside it).
@@ -161,6 +162,7 @@ def write_lab_inventory(
         },
         "networks": {key: str(networks[key]) for key in NETWORK_KEYS},
         "ntp_servers": list(ntp_servers),
+        "esxi_hosts": [str(h) for h in esxi_hosts],
         "api_vip": {"address": api_vip, "ports": [int(p) for p in api_ports], "ca_file": str(ca_file.resolve())},
         "kubernetes": {"kubeconfig": kubeconfig.name, "context": name},
         "nsx": {"managers": [_https(nsx_manager)], "ca_file": str(ca_file.resolve()), "username": nsx_username,
