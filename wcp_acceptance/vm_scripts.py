@@ -123,7 +123,8 @@ class SenderResult:
 # shell). Prints one JSON line:
 #     {"rp_filter": {"all": 0, "eth0": 1, "eth1": 2}, "routes": {"<dst>@<src>": {"status": 0, "out": "...",
 #      "err": ""}}}
-# An unreadable rp_filter is null (the interface does not exist).
+# An unreadable rp_filter is null (the interface does not exist). No timeout of its own (the runner's command
+# timeout bounds the whole command): ``ip route get`` asks the kernel only.
 RETURN_PATH_SCRIPT = """\
 import json, socket, subprocess, sys
 ifaces = ["all"] + [i for i in sys.argv[1].split(",") if i]
@@ -140,10 +141,11 @@ for pair in [p for p in sys.argv[2].split(",") if p]:
     socket.inet_aton(dst)
     socket.inet_aton(src)
     try:
-        done = subprocess.run(["ip", "-j", "route", "get", dst, "from", src], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=5)
-        routes[pair] = {"status": done.returncode, "out": done.stdout.decode("utf-8", "replace"),
-                        "err": done.stderr.decode("utf-8", "replace")}
+        done = subprocess.Popen(["ip", "-j", "route", "get", dst, "from", src], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        out, err = done.communicate()
+        routes[pair] = {"status": done.returncode, "out": out.decode("utf-8", "replace"),
+                        "err": err.decode("utf-8", "replace")}
     except (OSError, subprocess.SubprocessError) as exc:
         routes[pair] = {"status": None, "out": "", "err": str(exc)}
 sys.stdout.write(json.dumps({"rp_filter": rp, "routes": routes}) + "\\n")

@@ -57,7 +57,8 @@ def check_ntp(obs: NtpObservation) -> Finding:
                 "(egress timeout)"]
     if obs.outcome == "answer":
         offset = obs.server_offset_s
-        clock = f", its clock {_signed(offset)} from the runner's" if offset is not None else ""
+        bound = ((obs.runner_after or 0) - (obs.runner_before or 0)) / 2
+        clock = f", its clock {_signed(offset)} (±{bound:.3f} s) from the runner's" if offset is not None else ""
         observed = f"stratum {obs.stratum}, leap indicator {obs.leap}{clock}"
         if obs.stratum is not None and 1 <= obs.stratum <= 15 and obs.leap != 3:
             return passed(CHECK_ID, target, expected, observed)

@@ -36,7 +36,7 @@ def check_path_mtu(obs: MtuObservation) -> Finding:
     observed = (f"{probe.mtu} bytes: {first.detail}; the largest that passed: {largest} bytes"
                 + (f" (smallest that failed: {obs.smallest_failed})" if obs.smallest_failed != probe.mtu else ""))
     hop = "between the VM and the edge (the segment, or the NSX overlay under it: the transport VLANs need at " \
-          "least 1600 bytes)" if probe.role == "edge" else "on a link beyond the edge (uplink or router)"
+          "least 1600 bytes)" if probe.role == "edge" else "beyond the edge (its uplink or a router after it)"
     said = f"; the path reports mtu {reported}" if reported is not None else "; no router reported its MTU " \
         "(a black hole: the packets vanish)"
     cause = (f"a link {hop} carries fewer than {probe.mtu} bytes{said}: large packets (TLS handshakes, image "

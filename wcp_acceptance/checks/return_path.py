@@ -40,6 +40,9 @@ def check_return_path(probe: ReturnPathProbe, obs: ReturnPathObservation) -> Fin
     evidence = [f"{command} -> {(answer.out or answer.err).strip()[:300]}",
                 f"net.ipv4.conf.all.rp_filter = {obs.rp_filter.get('all')}, "
                 f"net.ipv4.conf.{probe.iface}.rp_filter = {obs.rp_filter.get(probe.iface)}"]
+    if answer.status is None:
+        raise ObservationError(target, f"{command} could not run on {probe.vm}: {answer.err.strip()[:200]}",
+                               (obs.raw,))
     if answer.status != 0:
         why = answer.err.strip().removeprefix("RTNETLINK answers:").strip() or f"exit {answer.status}"
         return failed(CHECK_ID, target, expected, f"the VM has no route for it from {src}: {why}",
