@@ -102,8 +102,8 @@ CHECKS: tuple[Check, ...] = (
           "a request from each VM interface's address to vCenter, the NSX managers and the ESXi hosts leaves by "
           "that interface, or that interface's effective rp_filter (max of all and the interface) is loose or "
           "off; strict (1) with the route out another interface fails",
-          "one python3 command per VM: rp_filter from /proc/sys/net/ipv4/conf, ip -j route get <dst> from "
-          "<interface address> for each pair", doc=KB_RP_FILTER,
+          "one cat of /proc/sys/net/ipv4/conf/{all,<iface>}/rp_filter per VM; ip -j route get <dst> from "
+          "<interface address> for each pair, in the VM's one routing read", doc=KB_RP_FILTER,
           needs=("supervisor.control_plane", "vcenter", "nsx.managers", "esxi_hosts")),
     Check("WCP-EGR-001", "egress", "workload egress leaves as the egress IP",
           "a datagram from each VM's workload interface reaches the observer with the egress IP as source",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from wcp_acceptance.finding import ObservationError
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT, RETURN_PATH_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
 
 MAX_SHOWN = 160  # characters of a refused command line quoted in the error
 
@@ -117,19 +117,16 @@ HEX = Arg("<hex query>", lambda t: _HEX_RE.fullmatch(t) is not None)
 SECONDS = Arg("<seconds>", _is_seconds)
 NONCE = Arg("<nonce>", lambda t: _NONCE_RE.fullmatch(t) is not None)
 DIG_SECONDS = Arg("<1-60>", _int_in(1, 60))
-_IFACE_LIST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}(?:,[A-Za-z0-9][A-Za-z0-9._-]{0,14}){0,15}")
-_IPV4_RE = r"(?:\d{1,3}\.){3}\d{1,3}"
-_ROUTE_PAIRS_RE = re.compile(rf"{_IPV4_RE}@{_IPV4_RE}(?:,{_IPV4_RE}@{_IPV4_RE}){{0,63}}")
+_RP_FILTER_RE = re.compile(r"/proc/sys/net/ipv4/conf/([A-Za-z0-9][A-Za-z0-9._-]{0,14})/rp_filter")
+RP_FILTER_MAX = 8  # files in one cat: all and up to seven interfaces
 
 
-def _is_route_pairs(token: str) -> bool:
-    """``dst@src,dst@src,...``: up to 64 pairs of IPv4 addresses."""
-    return _ROUTE_PAIRS_RE.fullmatch(token) is not None and all(
-        _is_ipv4(a) for pair in token.split(",") for a in pair.split("@"))
+def _is_rp_filter_file(token: str) -> bool:
+    found = _RP_FILTER_RE.fullmatch(token)
+    return found is not None and ".." not in found.group(1)
 
 
-IFACE_LIST = Arg("<iface,iface,...>", lambda t: _IFACE_LIST_RE.fullmatch(t) is not None and t not in (".", ".."))
-ROUTE_PAIRS = Arg("<dst@src,...>", _is_route_pairs)
+RP_FILTER_FILE = Arg("/proc/sys/net/ipv4/conf/<iface>/rp_filter", _is_rp_filter_file)
 PING_PAYLOAD = Arg("<0-9188>", _int_in(0, 9188))  # bytes of ICMP payload: a 9216-byte packet at most
 PING_WAIT = Arg("<1-10>", _int_in(1, 10))
 
@@ -158,7 +155,6 @@ class Rule:
 
 DNS_SCRIPT = lit(DNS_QUERY_SCRIPT, "<dns query script>")
 EGRESS_SCRIPT = lit(EGRESS_SEND_SCRIPT, "<egress sender script>")
-RETURN_SCRIPT = lit(RETURN_PATH_SCRIPT, "<return path script>")
 
 ALLOWED: tuple[Rule, ...] = (
     Rule("ip rule", ("ip", "-j", "rule")),
@@ -177,7 +173,7 @@ ALLOWED: tuple[Rule, ...] = (
     Rule("dns query (python3)", ("python3", "-c", DNS_SCRIPT, IPV4, IPV4, PORT, HEX, SECONDS)),
     Rule("egress datagram (python3)", ("python3", "-c", EGRESS_SCRIPT, IPV4, IPV4, PORT, NONCE, SECONDS)),
     # routing (return path), time, mtu
-    Rule("return path (python3)", ("python3", "-c", RETURN_SCRIPT, IFACE_LIST, ROUTE_PAIRS)),
+    *(Rule("rp_filter", ("cat", *[RP_FILTER_FILE] * n)) for n in range(1, RP_FILTER_MAX + 1)),
     Rule("clock", ("date", "+%s.%N")),
     Rule("ping, don't fragment", ("ping", "-n", "-M", "do", "-s", PING_PAYLOAD, "-c", "1", "-W", PING_WAIT,
                                   "-I", IPV4, IPV4)),

@@ -93,7 +93,8 @@ def _observe_vmnet(pool: VmPool, wanted: Wanted, timeouts: Timeouts) -> Observed
     probe = wanted.probe
     if wanted.kind == "return_path" and isinstance(probe, str):
         destinations = [address for address, _ in return_path_destinations(pool.inventory)]
-        return observe_return_path(pool.runner(probe), pool.vm(probe), destinations)
+        routing = pool.routing(probe)  # the route gets are part of the VM's one routing read
+        return observe_return_path(pool.runner(probe), pool.vm(probe), routing.raw, destinations)
     if wanted.kind == "clock" and isinstance(probe, ClockProbe):
         return observe_clock(pool.runner(probe.vm), probe)
     if wanted.kind == "ntp" and isinstance(probe, NtpProbe):

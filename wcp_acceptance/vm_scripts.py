@@ -116,37 +116,3 @@ class SenderResult:
     source_port: int | None = None  # the UDP source port the VM used (None when not sent)
     elapsed_s: float | None = None
 
-
-# WCP-RT-002 in one command per VM: every interface's rp_filter (and "all"'s) from /proc, and the kernel's
-# ``ip -j route get <dst> from <src>`` for each pair. argv ``<iface,iface,...> <dst@src,dst@src,...>``
-# (both validated by the allow-list; the script checks each address again before it runs ``ip`` without a
-# shell). Prints one JSON line:
-#     {"rp_filter": {"all": 0, "eth0": 1, "eth1": 2}, "routes": {"<dst>@<src>": {"status": 0, "out": "...",
-#      "err": ""}}}
-# An unreadable rp_filter is null (the interface does not exist). No timeout of its own (the runner's command
-# timeout bounds the whole command): ``ip route get`` asks the kernel only.
-RETURN_PATH_SCRIPT = """\
-import json, socket, subprocess, sys
-ifaces = ["all"] + [i for i in sys.argv[1].split(",") if i]
-rp = {}
-for name in ifaces:
-    try:
-        with open("/proc/sys/net/ipv4/conf/" + name + "/rp_filter") as handle:
-            rp[name] = int(handle.read().strip())
-    except (OSError, ValueError):
-        rp[name] = None
-routes = {}
-for pair in [p for p in sys.argv[2].split(",") if p]:
-    dst, src = pair.split("@")
-    socket.inet_aton(dst)
-    socket.inet_aton(src)
-    try:
-        done = subprocess.Popen(["ip", "-j", "route", "get", dst, "from", src], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        out, err = done.communicate()
-        routes[pair] = {"status": done.returncode, "out": out.decode("utf-8", "replace"),
-                        "err": err.decode("utf-8", "replace")}
-    except (OSError, subprocess.SubprocessError) as exc:
-        routes[pair] = {"status": None, "out": "", "err": str(exc)}
-sys.stdout.write(json.dumps({"rp_filter": rp, "routes": routes}) + "\\n")
-"""

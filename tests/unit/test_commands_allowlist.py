@@ -20,7 +20,7 @@ from wcp_acceptance.commands import (
 )
 from wcp_acceptance.inventory.model import ControlPlaneVm, Timeouts
 from wcp_acceptance.transport.ssh import VmSshBackend
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT, RETURN_PATH_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
 
 QUERY_HEX = "ab12" + "0100" + "0001" + "0000" * 3 + "07766365" + "6e746572" + "00" + "00010001"
 
@@ -46,7 +46,12 @@ ALLOWED_EXAMPLES = [
     ["dig", "-b", "192.168.10.45", "@192.168.10.10", "-p", "53", "20.10.168.192.in-addr.arpa", "PTR",
      "+tries=1", "+time=2", "+noall", "+answer", "+comments"],
     # return path, clock, path MTU (more cases in test_vmnet_checks.py)
-    ["python3", "-c", RETURN_PATH_SCRIPT, "eth0,eth1", "192.168.10.20@192.168.10.45,192.168.10.20@10.244.0.2"],
+    *(["cat", *[f"/proc/sys/net/ipv4/conf/{i}/rp_filter" for i in ("all", "eth0", "eth1", "eth2")][:n]]
+      for n in range(1, 5)),
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 5],
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 6],
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 7],
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 8],
     ["date", "+%s.%N"],
     ["ping", "-n", "-M", "do", "-s", "1472", "-c", "1", "-W", "1", "-I", "10.244.0.2", "192.168.10.5"],
 ]

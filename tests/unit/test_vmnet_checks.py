@@ -20,6 +20,7 @@ from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import InventoryError, load_inventory
 from wcp_acceptance.inventory.model import TimeSpec
 from wcp_acceptance.plan import mtu_probes, ntp_probes, return_path_probes, time_targets
+from wcp_acceptance.probes.routing import RoutingRaw
 from wcp_acceptance.probes.vmnet import (
     NTP_EPOCH,
     ntp_query,
@@ -30,7 +31,7 @@ from wcp_acceptance.probes.vmnet import (
     parse_ntp_reply,
 )
 from wcp_acceptance.targets import ClockProbe, MtuProbe, NtpProbe, ReturnPathProbe
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, RETURN_PATH_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT
 from wcp_acceptance.vmnet_records import (
     ClockObservation,
     MtuObservation,
@@ -72,7 +73,7 @@ class ScriptedRunner:
 
 # ---- the allow-list -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv", [
-    ["python3", "-c", RETURN_PATH_SCRIPT, "eth0,eth1", f"{VCENTER}@{ETH0},{VCENTER}@{ETH1}"],
+    ["cat", "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/eth0/rp_filter"],
     ["date", "+%s.%N"],
     ["ping", "-n", "-M", "do", "-s", "1472", "-c", "1", "-W", "1", "-I", ETH1, "192.168.10.5"],
     ["python3", "-c", DNS_QUERY_SCRIPT, ETH0, "192.168.10.254", "123", ntp_query(bytes(8)).hex(), "1"],
@@ -82,11 +83,11 @@ def test_the_new_commands_are_allowed(argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["python3", "-c", RETURN_PATH_SCRIPT, "eth0;reboot", f"{VCENTER}@{ETH0}"],
-    ["python3", "-c", RETURN_PATH_SCRIPT, "eth0", f"{VCENTER}@{ETH0};reboot"],
-    ["python3", "-c", RETURN_PATH_SCRIPT, "eth0", "192.168.10.300@192.168.10.45"],
-    ["python3", "-c", RETURN_PATH_SCRIPT, "..", f"{VCENTER}@{ETH0}"],
-    ["python3", "-c", RETURN_PATH_SCRIPT + " ", "eth0", f"{VCENTER}@{ETH0}"],
+    ["cat", "/proc/sys/net/ipv4/conf/../../../../etc/shadow/rp_filter"],
+    ["cat", "/proc/sys/net/ipv4/conf/../rp_filter"],
+    ["cat", "/proc/sys/net/ipv4/conf/eth0/forwarding"],
+    ["cat", "/proc/sys/net/ipv4/conf/eth0;reboot/rp_filter"],
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 9],
     ["date", "-s", "2020-01-01"],  # date with another argument sets the clock
     ["date"],
     ["ping", "-n", "-M", "do", "-s", "99999", "-c", "1", "-W", "1", "-I", ETH1, "192.168.10.5"],
@@ -183,19 +184,25 @@ def test_no_route_at_all_fails_and_a_missing_or_lying_answer_is_an_error() -> No
         check_return_path(ESXI_PROBE, unknown)
 
 
-def test_the_return_path_probe_asks_once_and_refuses_a_half_answer(tmp_path: Path) -> None:
+def test_the_return_path_probe_is_one_cat_plus_the_routing_read(tmp_path: Path) -> None:
     inv = load_inventory(write(tmp_path, example_data()))
     vm = inv.supervisor.control_plane[0]
-    record = {"rp_filter": {"all": 2, "eth0": 1, "eth1": 2}, "routes": {
-        f"{VCENTER}@{vm.interfaces['eth0'].address.ip}": {"status": 0, "out": EXAMPLE_ROUTE_ETH0, "err": ""}}}
-    runner = ScriptedRunner(lambda argv: (0, json.dumps(record) + "\n", ""))
-    obs = observe_return_path(runner, vm, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
-    assert len(runner.sent) == 1
-    assert obs.effective_rp_filter("eth0") == 2
-    assert (VCENTER, str(vm.interfaces["eth0"].address.ip)) in obs.routes
-    half = ScriptedRunner(lambda argv: (0, json.dumps({"rp_filter": {}}) + "\n", ""))
-    with pytest.raises(ObservationError, match="no rp_filter/routes"):
-        observe_return_path(half, vm, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
+    eth0 = str(vm.interfaces["eth0"].address.ip)
+    routing = RoutingRaw("cp-1", "[]", "[]", {(VCENTER, eth0): EXAMPLE_ROUTE_ETH0},
+                         {(ESXI, eth0): "RTNETLINK answers: Network is unreachable"})
+    runner = ScriptedRunner(lambda argv: (0, "0\n1\n2\n", ""))
+    obs = observe_return_path(runner, vm, routing, [IPv4Address(VCENTER), IPv4Address(ESXI)])  # type: ignore[arg-type]
+    assert runner.sent == [("cat", "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/eth0/rp_filter",
+                            "/proc/sys/net/ipv4/conf/eth1/rp_filter")]
+    assert obs.effective_rp_filter("eth0") == 1
+    assert obs.routes[(VCENTER, eth0)].status == 0
+    assert obs.routes[(ESXI, eth0)].status == 2
+    missing = ScriptedRunner(lambda argv: (1, "0\n1\n", "cat: /proc/sys/net/ipv4/conf/eth1/rp_filter: No such file"))
+    with pytest.raises(ObservationError, match="cannot read rp_filter: cat: /proc/sys/net/ipv4/conf/eth1"):
+        observe_return_path(missing, vm, routing, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
+    lying = ScriptedRunner(lambda argv: (0, "0\nstrict\n2\n", ""))
+    with pytest.raises(ObservationError, match="cannot read rp_filter"):
+        observe_return_path(lying, vm, routing, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
 
 
 # ---- WCP-TIME-001 -------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Return path, clock, NTP and path MTU, observed on a control-plane VM with allow-listed read-only commands.
 
-- return path: one command per VM (``python3`` running
-  :data:`~wcp_acceptance.vm_scripts.RETURN_PATH_SCRIPT`): rp_filter of ``all`` and each interface from
-  /proc, and ``ip -j route get <dst> from <iface address>`` for every pair WCP-RT-002 judges;
+- return path: one ``cat`` per VM of ``/proc/sys/net/ipv4/conf/{all,<iface>...}/rp_filter``; the
+  ``ip -j route get <dst> from <iface address>`` answers come from the VM's one routing read (a
+  ``python3`` wrapper around them cost more in interpreter start-up than the separate commands);
 - clock: ``date +%s.%N``, bracketed by the runner's clock read just before and just after the command
   (the VM read its clock somewhere inside that window: half of it bounds the error);
 - NTP: a 48-byte NTP mode 3 query sent *from the VM's management address* by the DNS sender (it moves
@@ -30,9 +30,10 @@ from ipaddress import IPv4Address
 from wcp_acceptance.commands import ReadOnlyRunner
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory.model import ControlPlaneVm
+from wcp_acceptance.probes.routing import RoutingRaw
 from wcp_acceptance.probes.script_result import script_record
 from wcp_acceptance.targets import ClockProbe, MtuProbe, NtpProbe
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, RETURN_PATH_SCRIPT, icmp_text
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, icmp_text
 from wcp_acceptance.vmnet_records import (
     ClockObservation,
     MtuObservation,
@@ -49,27 +50,29 @@ SEARCH_STEPS = 5  # halvings at most when the expected size fails and the MTU is
 
 
 # ---- return path ----------------------------------------------------------------------------------------
-def observe_return_path(runner: ReadOnlyRunner, vm: ControlPlaneVm,
+def observe_return_path(runner: ReadOnlyRunner, vm: ControlPlaneVm, routing: RoutingRaw,
                         destinations: Sequence[IPv4Address]) -> ReturnPathObservation:
-    """rp_filter of every interface and the kernel's route from each interface address to each destination."""
+    """rp_filter of ``all`` and every interface (one ``cat``), with the kernel's route from each interface address
+    to each destination taken from the VM's one routing read (:func:`wcp_acceptance.vmpool.route_pairs` asks
+    for these pairs too), so WCP-RT-002 costs one command per VM."""
     target = f"{vm.name} return path"
-    ifaces = list(vm.interfaces)
-    pairs = [(str(dst), str(spec.address.ip)) for spec in vm.interfaces.values() for dst in destinations]
-    pairs = list(dict.fromkeys(pairs))
-    result = runner.run(["python3", "-c", RETURN_PATH_SCRIPT, ",".join(ifaces),
-                         ",".join(f"{d}@{s}" for d, s in pairs)])
-    record = script_record(result, target)
-    rp_raw, routes_raw = record.get("rp_filter"), record.get("routes")
-    if not isinstance(rp_raw, dict) or not isinstance(routes_raw, dict):
-        raise ObservationError(target, "the return-path script printed no rp_filter/routes", (result.evidence(),))
-    rp = {str(k): (v if isinstance(v, int) and not isinstance(v, bool) else None) for k, v in rp_raw.items()}
+    names = ["all", *vm.interfaces]
+    files = [f"/proc/sys/net/ipv4/conf/{name}/rp_filter" for name in names]
+    result = runner.run(["cat", *files])
+    values = result.stdout.split()
+    if not result.ok or len(values) != len(files) or not all(v.isdigit() for v in values):
+        why = result.stderr.strip().splitlines()[0][:200] if result.stderr.strip() else \
+            f"exit {result.exit_status}, {len(values)} values for {len(files)} files"
+        raise ObservationError(target, f"cannot read rp_filter: {why}", (result.evidence(),))
+    rp: dict[str, int | None] = {name: int(value) for name, value in zip(names, values, strict=True)}
     routes: dict[tuple[str, str], RouteAnswer] = {}
-    for dst, src in pairs:
-        answer = routes_raw.get(f"{dst}@{src}")
-        if isinstance(answer, dict):
-            status = answer.get("status")
-            routes[(dst, src)] = RouteAnswer(status if isinstance(status, int) else None,
-                                             str(answer.get("out") or ""), str(answer.get("err") or ""))
+    for spec in vm.interfaces.values():
+        for dst in destinations:
+            key = (str(dst), str(spec.address.ip))
+            if key in routing.route_gets:
+                routes[key] = RouteAnswer(0, routing.route_gets[key], "")
+            elif key in routing.route_get_errors:
+                routes[key] = RouteAnswer(2, "", routing.route_get_errors[key])
     return ReturnPathObservation(vm.name, rp, routes, result.evidence())
 
 
