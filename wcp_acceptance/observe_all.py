@@ -39,9 +39,11 @@ Observed = (DnsObservation | ResolverObservation | EgressObservation | VmRouting
 MAX_VMS = 16  # lanes at once: more VMs than this wait for a free lane
 CHANNELS_PER_VM = 4  # commands at once on one VM's connection
 KIND_ORDER: tuple[Kind, ...] = ("routing", "A", "PTR", "resolver", "egress")  # the order of the tests
-# kinds that ask nothing of the DNS servers or the observer go in one wave with the routing read (the clock,
-# NTP and path-MTU probes talk to other peers than the DNS probes, whose ICMP allowance they cannot use up)
-SAME_WAVE: dict[Kind, Kind] = {"return_path": "routing", "clock": "routing", "ntp": "routing", "mtu": "routing"}
+# kinds that ask nothing of the DNS servers or the observer share a wave with an earlier kind: the return path,
+# clock and path-MTU probes (quick commands) with the routing read, the NTP query (a python3 sender, like the A
+# queries) with the A queries, on the channels those leave free. Their peers are not the DNS servers, so they
+# cannot use up the per-peer ICMP allowance the DNS probes need.
+SAME_WAVE: dict[Kind, Kind] = {"return_path": "routing", "clock": "routing", "mtu": "routing", "ntp": "A"}
 
 
 def wave_of(kind: Kind) -> int:
