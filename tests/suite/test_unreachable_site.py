@@ -39,11 +39,12 @@ def test_a_site_where_nothing_answers_errors_within_the_timeouts(tmp_path: Path,
     summary = run.summary
     outcomes = {t["outcome"] for t in summary["tests"]}
     assert "passed" not in outcomes
-    assert summary["totals"]["total"] == len(summary["tests"]) == 49
+    assert summary["totals"]["total"] == len(summary["tests"]) == 64
     errors = [t for t in summary["tests"] if t["outcome"] == "error"]
     assert {t["check_id"] for t in errors} >= {"WCP-DNS-001", "WCP-DNS-002", "WCP-DNS-003", "WCP-RT-001",
                                                "WCP-EGR-001", "WCP-EGR-002", "WCP-DLB-001", "WCP-DLB-002",
-                                               "WCP-NCP-001", "WCP-NCP-002", "WCP-CERT-001"}
+                                               "WCP-NCP-001", "WCP-NCP-002", "WCP-CERT-001", "WCP-RT-002",
+                                               "WCP-TIME-001", "WCP-MTU-001"}
     for entry in errors:
         assert entry["observed"].startswith("could not observe"), entry
         assert entry["cause"], entry
