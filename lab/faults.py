@@ -49,6 +49,10 @@ def _f(name: str, breaks: str, planes: Iterable[Plane], *expect: Expect) -> Faul
 E = Expect
 ETH0, ETH1 = "cp-*/eth0 -> *", "cp-*/eth1 -> *"
 ALL_VMS_DNS = "cp-*/eth* -> *"
+VIP_PORTS = "[0-9]*:*"  # WCP-CERT-001's API VIP targets (address:port); its other endpoints' ids start with their role
+UPSTREAMS = "cp-*/eth1 -> CoreDNS upstreams"
+NO_RETURN_ROUTE = "has no return route for the egress range"  # the query arrived, the reply has no way back
+EGRESS_PATH = "the egress path drops it"  # the query never reached the management network
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("seed-shared-dns",
@@ -57,17 +61,23 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        ("rules", "dns_route", "inventory", "sims"),
        E("WCP-RT-001", "cp-* -> * (management DNS)", "failed", "share"),
        E("WCP-DNS-001", ETH0, "failed", "policy routing"),
-       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-001", ETH1, "failed", NO_RETURN_ROUTE),
        E("WCP-DNS-002", ALL_VMS_DNS, "failed", ""),
-       E("WCP-DNS-003", "cp-* resolver -> *", "failed", "resolvers")),
+       E("WCP-DNS-003", "cp-* resolver -> *", "failed", "resolvers"),
+       E("WCP-DNS-004", UPSTREAMS, "failed", NO_RETURN_ROUTE)),
     _f("dns-return-route-missing", "the DNS server cannot route replies back to the egress range",
        ("dns_route",),
-       E("WCP-DNS-001", ETH1, "failed", "no answer"),
-       E("WCP-DNS-002", ETH1, "failed", "no answer")),
+       E("WCP-DNS-001", ETH1, "failed", NO_RETURN_ROUTE),
+       E("WCP-DNS-002", ETH1, "failed", NO_RETURN_ROUTE),
+       E("WCP-DNS-004", UPSTREAMS, "failed", NO_RETURN_ROUTE)),
     _f("dns-server-down", "dnsmasq is stopped", ("dns",),
        E("WCP-DNS-001", ALL_VMS_DNS, "failed", "unreachable"),
        E("WCP-DNS-002", ALL_VMS_DNS, "failed", "unreachable"),
-       E("WCP-DNS-003", "cp-* resolver -> *", "failed", "")),
+       E("WCP-DNS-003", "cp-* resolver -> *", "failed", ""),
+       E("WCP-DNS-004", UPSTREAMS, "failed", "unreachable")),
+    _f("coredns-upstream-wrong", "CoreDNS's Corefile forwards to an address of the management network that does "
+       "not answer (the workload DNS itself still works)", ("sims",),
+       E("WCP-DNS-004", UPSTREAMS, "failed", "not a workload DNS server the inventory names")),
     _f("ptr-missing", "vCenter's PTR record is gone (A still answers)", ("dns",),
        E("WCP-DNS-002", "cp-*/eth* -> vcenter.*", "failed", "PTR")),
     _f("a-record-wrong", "vCenter's A record points at another address", ("dns",),
@@ -77,15 +87,17 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("snat-missing", "the Tier-1 has no SNAT rule: workload traffic leaves with its own address", ("edge", "sims"),
        E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "SNAT"),
        E("WCP-EGR-002", "* (leaving the cluster)", "failed", "SNAT rule"),
-       E("WCP-DNS-001", ETH1, "failed", "no answer"),
-       E("WCP-DNS-002", ETH1, "failed", "no answer")),
+       E("WCP-DNS-001", ETH1, "failed", "leaves without SNAT"),
+       E("WCP-DNS-002", ETH1, "failed", "leaves without SNAT"),
+       E("WCP-DNS-004", UPSTREAMS, "failed", "leaves without SNAT")),
     _f("snat-wrong-ip", "the SNAT rule translates to another address of the egress range", ("edge", "sims"),
        E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "wrong IP"),
        E("WCP-EGR-002", "* (leaving the cluster)", "failed", "not the egress IP")),
     _f("egress-blackholed", "the edge drops new flows from the cluster to anything outside it", ("edge",),
        E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "never arrived"),
-       E("WCP-DNS-001", ETH1, "failed", "no answer"),
-       E("WCP-DNS-002", ETH1, "failed", "no answer")),
+       E("WCP-DNS-001", ETH1, "failed", EGRESS_PATH),
+       E("WCP-DNS-002", ETH1, "failed", EGRESS_PATH),
+       E("WCP-DNS-004", UPSTREAMS, "failed", EGRESS_PATH)),
     _f("dlb-vs-missing", "NCP did not realise kube-system/kube-dns 53/UDP as a DLB virtual server", ("sims",),
        E("WCP-DLB-001", "*", "failed", "not realised")),
     _f("dlb-vs-stale", "a DLB virtual server remains for a deleted Service", ("sims",),
@@ -99,41 +111,48 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-VIP-002", "*:6443", "failed", ""),
        E("WCP-VIP-003", "*:6443", "failed", ""),
        E("WCP-CERT-001", "*:6443", "error", "refused"),
+       E("WCP-LOGIN-001", "*", "error", "refused"),  # the login's token is proved against :6443
        E("WCP-DLB-001", "*", "error", "refused"),
        E("WCP-DLB-002", "*", "error", "refused"),
        E("WCP-EGR-002", "*", "error", "refused"),
        E("WCP-NCP-001", "*", "error", "refused"),
        E("WCP-NCP-002", "*", "error", "refused"),
-       E("WCP-SLB-001", "kube-system/*", "error", "refused")),
+       E("WCP-SLB-001", "kube-system/*", "error", "refused"),
+       E("WCP-DNS-004", UPSTREAMS, "error", "refused")),
     _f("vip-cert-wrong-name", "kube-apiserver serves a certificate for another name", ("sims",),
        E("WCP-VIP-002", "*", "failed", "kube.other"),
        E("WCP-VIP-003", "*", "failed", "WCP-VIP-002"),
+       E("WCP-LOGIN-001", "*", "error", "certificate"),
        E("WCP-DLB-001", "*", "error", "certificate"),
        E("WCP-DLB-002", "*", "error", "certificate"),
        E("WCP-EGR-002", "*", "error", "certificate"),
        E("WCP-NCP-001", "*", "error", "certificate"),
        E("WCP-NCP-002", "*", "error", "certificate"),
-       E("WCP-SLB-001", "kube-system/*", "error", "certificate")),
+       E("WCP-SLB-001", "kube-system/*", "error", "certificate"),
+       E("WCP-DNS-004", UPSTREAMS, "error", "certificate")),
     _f("cp-vm-unreachable", "the last control-plane VM's sshd is gone", ("sshd",),
        E("WCP-DNS-001", "cp-3/*", "error", "refused"),
        E("WCP-DNS-002", "cp-3/*", "error", "refused"),
        E("WCP-DNS-003", "cp-3 *", "error", "refused"),
        E("WCP-RT-001", "cp-3 *", "error", "refused"),
-       E("WCP-EGR-001", "cp-3/*", "error", "refused")),
+       E("WCP-EGR-001", "cp-3/*", "error", "refused"),
+       E("WCP-DNS-004", "cp-3/*", "error", "refused")),
     _f("cp-vm-silent", "the last control-plane VM drops every packet to its sshd (a dead or partitioned host: "
        "no refusal, the connect timeout runs out)", ("sshd",),
        E("WCP-DNS-001", "cp-3/*", "error", "connect timeout"),
        E("WCP-DNS-002", "cp-3/*", "error", "connect timeout"),
        E("WCP-DNS-003", "cp-3 *", "error", "connect timeout"),
        E("WCP-RT-001", "cp-3 *", "error", "connect timeout"),
-       E("WCP-EGR-001", "cp-3/*", "error", "connect timeout")),
+       E("WCP-EGR-001", "cp-3/*", "error", "connect timeout"),
+       E("WCP-DNS-004", "cp-3/*", "error", "connect timeout")),
     _f("cp-vms-silent", "every control-plane VM drops every packet to its sshd (the management network "
        "partitioned from the runner): all connect timeouts run out together, in about one timeout", ("sshd",),
        E("WCP-DNS-001", "cp-*/*", "error", "connect timeout"),
        E("WCP-DNS-002", "cp-*/*", "error", "connect timeout"),
        E("WCP-DNS-003", "cp-* *", "error", "connect timeout"),
        E("WCP-RT-001", "cp-* *", "error", "connect timeout"),
-       E("WCP-EGR-001", "cp-*/*", "error", "connect timeout")),
+       E("WCP-EGR-001", "cp-*/*", "error", "connect timeout"),
+       E("WCP-DNS-004", "cp-*/*", "error", "connect timeout")),
     _f("ncp-crashloop", "the nsx-ncp pod is in CrashLoopBackOff", ("sims",),
        E("WCP-NCP-001", "*", "failed", "CrashLoopBackOff")),
     _f("nsx-api-unavailable", "every NSX API call answers 503", ("sims",),
@@ -167,15 +186,25 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("wcp-kubernetes-warning", "vCenter reports kubernetes_status WARNING, with a condition carrying a KB link",
        ("sims",),
        E("WCP-VC-002", "*", "failed", "WaitForNodeUpgrade")),
-    _f("wcp-drift-dns", "vCenter's worker DNS (the Supervisor's workload DNS) differs from the inventory's",
+    _f("wcp-drift-dns", "vCenter's worker DNS (the Supervisor's workload DNS) differs from the inventory's; "
+       "CoreDNS forwards to it, as WCP sets CoreDNS up from it, and nothing answers there",
        ("sims",),
-       E("WCP-VC-003", "*", "failed", "worker_DNS")),
+       E("WCP-VC-003", "*", "failed", "worker_DNS"),
+       E("WCP-DNS-004", UPSTREAMS, "failed", "not a workload DNS server the inventory names")),
     # cert: the NSX manager's certificate re-issued by the lab CA to run out soon (the simulator reloads on SIGHUP)
     _f("cert-expiring", "the NSX manager's certificate is re-issued with 5 days left (below fail_days 7)", ("sims",),
        E("WCP-CERT-001", "nsx *", "failed", "5 days left")),
     _f("cert-warning", "the NSX manager's certificate is re-issued with 20 days left (below warn_days 30, above "
        "fail_days 7)", ("sims",),
        E("WCP-CERT-001", "nsx *", "failed", "20 days left, below warn_days 30")),
+    _f("cert-intermediate-expiring", "the intermediate CA the API VIP's certificate is issued from (and which the "
+       "VIP sends in its handshake) is re-issued with 5 days left; the leaf keeps years", ("sims",),
+       E("WCP-CERT-001", VIP_PORTS, "failed",
+         "intermediate CA certificate CN=wcp-lab intermediate CA,O=wcp-lab (position 2 of 3 in the chain, served)")),
+    # login: kubectl vsphere login (the kube-apiserver simulators on 443 serve /wcp/login)
+    _f("login-refused", "vCenter SSO no longer accepts the login user's password (as after a rotation the "
+       "inventory missed): POST /wcp/login answers 401", ("sims",),
+       E("WCP-LOGIN-001", "*", "failed", "SSO refused devops@vsphere.local")),
 )}
 
 CONFIG_ERROR_TEXT = "Failed to configure the Supervisor control plane: the NSX edge cluster has no capacity."
@@ -184,11 +213,18 @@ KB_LINK = "https://kb.lab.invalid/wait-for-node-upgrade"  # the lab's own link, 
 # days left on the NSX manager's certificate under each cert fault; the half day keeps the whole days
 # the check counts (rounded down) stable while the suite runs
 CERT_DAYS_LEFT: dict[str, float] = {"cert-expiring": 5.5, "cert-warning": 20.5}
+# days left on the API VIP's intermediate CA (re-issued, with the leaves it signs, on every kube simulator)
+INTERMEDIATE_DAYS_LEFT: dict[str, float] = {"cert-intermediate-expiring": 5.5}
 
 
 def wrong_address(topology: Topology) -> IPv4Address:
     """An unused management address the a-record-wrong fault points vCenter's name at."""
     return topology.networks.management.network_address + 199
+
+
+def coredns_wrong_upstream(model: SupervisorModel) -> IPv4Address:
+    """An unused address of the management network the coredns-upstream-wrong Corefile forwards to."""
+    return IPv4Address(model.worker_dns[0]) + 88
 
 
 def wrong_egress_ip(topology: Topology) -> IPv4Address:
@@ -291,6 +327,8 @@ def apply_to_model(model: SupervisorModel, faults: set[str]) -> None:
                                  {**vcenter_message("WARNING", "vcenter.wcp.lab.wait_upgrade",
                                                     "A control plane VM waits for its upgrade."),
                                   "kb_article_link": KB_LINK}]}]
+    if "coredns-upstream-wrong" in faults:
+        model.coredns_upstreams = [str(coredns_wrong_upstream(model))]
     if "wcp-drift-dns" in faults:
         model.worker_dns = [str(IPv4Address(model.worker_dns[0]) + 100)]
     if "snat-missing" in faults:

@@ -115,6 +115,8 @@ def write_lab_inventory(
     ntp_servers: Sequence[str] = (),
     esxi_hosts: Sequence[str] = (),
     runner_netns: str | None = None,
+    login_user: str | None = None,
+    login_password: str | Secret | None = None,
 ) -> Path:
     """Write a complete inventory for a lab at ``path`` (plus kubeconfig and password files beside it).
 
@@ -123,6 +125,7 @@ def write_lab_inventory(
     ``dns_names`` are the management DNS names every interface must resolve (``ptr`` as served in the
     healthy lab); ``workload_dns_names`` defaults to the same. Timeouts default to :data:`LAB_TIMEOUTS`.
     ``runner_netns`` (the lab's jumpbox) makes ``wcp-acceptance run`` run the suite inside that namespace.
+    ``login_user`` and ``login_password`` opt in to the login check (WCP-LOGIN-001) as that SSO user.
     Raises :class:`wcp_acceptance.inventory.load.InventoryError` if the suite would reject the result.
     """
     missing = [key for key in NETWORK_KEYS if key not in networks]
@@ -172,6 +175,9 @@ def write_lab_inventory(
     }
     if runner_netns is not None:
         data["runner"] = {"netns": runner_netns}
+    if login_user is not None and login_password is not None:
+        _write_private(directory / "login-password", _reveal(login_password) + "\n")
+        data["login"] = {"enabled": True, "user": login_user, "password": {"file": "login-password"}}
     if vcenter is not None and vcenter_password is not None:
         _write_private(directory / "vc-password", _reveal(vcenter_password) + "\n")
         data["vcenter"] = {"url": _https(vcenter), "ca_file": str(ca_file.resolve()), "username": vcenter_username,

@@ -168,6 +168,8 @@ class SupervisorModel:
     workload_ips: list[str] = field(default_factory=lambda: ["10.244.0.2", "10.244.0.3", "10.244.0.4"])
     master_dns: list[str] = field(default_factory=lambda: ["192.168.10.10"])
     worker_dns: list[str] = field(default_factory=lambda: ["192.168.10.11"])
+    # CoreDNS's forward upstreams in the coredns Corefile; empty: the workload DNS, as WCP sets it up
+    coredns_upstreams: list[str] = field(default_factory=list)
     namespace_network: str = "10.244.0.0/20"
     service_cidr: str = "10.96.0.0/23"
     ingress_cidr: str = "172.16.1.0/24"

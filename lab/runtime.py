@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR = Path("/run/wcp-lab")
 NSX_USER = "audit"
 VC_USER = "readonly@vsphere.local"
+LOGIN_USER = "devops@vsphere.local"  # the lab's SSO user with a role on a vSphere Namespace (WCP-LOGIN-001)
 FAULT_TABLE = "wcp_fault"
 
 
@@ -72,6 +73,8 @@ class LabRuntime:
         self.nsx_password = canary_password("nsx")
         self.vc_password = canary_password("vc")
         self.kube_token = canary_password("token")
+        self.login_password = canary_password("login")
+        self.login_key = canary_password("jwtkey")  # what the lab's session tokens are signed with
 
     # ---- names -------------------------------------------------------------------------------------
     def ns(self, node: str) -> str:
@@ -159,6 +162,13 @@ class LabRuntime:
         for fault, days in fault_catalogue.CERT_DAYS_LEFT.items():  # the NSX manager's certificate re-issued
             if fault in self.faults:
                 state.cert_days["nsx"] = days
+        state.login_username, state.login_key = LOGIN_USER, self.login_key
+        # login-refused: SSO no longer takes the inventory's password for the user (/wcp/login answers 401)
+        state.login_password = "changed-" + self.login_password if "login-refused" in self.faults \
+            else self.login_password
+        for fault, days in fault_catalogue.INTERMEDIATE_DAYS_LEFT.items():  # the API VIP's intermediate CA
+            if fault in self.faults:
+                state.cert_intermediate_days["kube"] = days
         return state
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
@@ -252,8 +262,9 @@ class LabRuntime:
             kube_token=self.kube_token, nsx_manager=str(self._address("nsx")), nsx_username=NSX_USER,
             nsx_password=self.nsx_password, vcenter=str(self._address("vcenter")), vcenter_username=VC_USER,
             vcenter_password=self.vc_password, observer_address=str(topo.jumpbox[1].management),
-            observer_port=topo.observer.port, runner_netns=self.ns(self.jumpbox),
-            ntp_servers=[str(self.ntp_address)], esxi_hosts=[str(h) for h in topo.esxi_hosts])
+            observer_port=topo.observer.port, runner_netns=self.ns(self.jumpbox), login_user=LOGIN_USER,
+            login_password=self.login_password, ntp_servers=[str(self.ntp_address)],
+            esxi_hosts=[str(h) for h in topo.esxi_hosts])
         return self.inventory_path
 
     def down(self) -> list[str]:

@@ -15,6 +15,7 @@ from wcp_acceptance.checks.slb import (
     vip_pool_paths,
 )
 from wcp_acceptance.checks.vcenter import choose_cluster, wanted_moid
+from wcp_acceptance.corefile import COREDNS_CONFIGMAP, CorefileUpstreams, corefile_upstreams
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observations import VcenterCluster
@@ -127,3 +128,23 @@ def vcenter_cluster(inventory: Inventory, vcenter: VcenterReader) -> VcenterClus
     else:
         moid, name, how = choose_cluster(vcenter.clusters(), inventory.supervisor.name, None, f"vCenter {url}")
     return VcenterCluster(moid, name, vcenter.cluster(moid), how, url)
+
+
+def coredns_upstreams(kube: KubeReader) -> CorefileUpstreams:
+    """The ``forward .`` upstreams of CoreDNS's root block, from the ``Corefile`` of ``kube-system/coredns``
+    (one GET). The Supervisor's Corefile contents are not public: what this cannot read as ``forward .
+    <IPv4>[:port]...`` is an error naming the ConfigMap, never a guess."""
+    namespace, name = COREDNS_CONFIGMAP
+    config_map = kube.config_map(namespace, name)
+    data = config_map.get("data")
+    text = data.get("Corefile") if isinstance(data, dict) else None
+    where = f"Kubernetes ConfigMap {namespace}/{name}"
+    if not isinstance(text, str):
+        raise ObservationError(where, "has no Corefile key (the Supervisor's CoreDNS configuration is not public; "
+                                      "this suite reads the forward upstreams from data.Corefile)")
+    read = corefile_upstreams(text)
+    if read.problem:
+        raise ObservationError(where, f"{read.problem}; only 'forward . <IPv4>[:port]...' in the '.:53' block is "
+                                      "read (the Supervisor's Corefile contents are not public)",
+                               [f"Corefile: {line}" for line in text.splitlines()[:40]])
+    return read

@@ -25,6 +25,7 @@ KB_RP_FILTER = "https://www.kernel.org/doc/html/latest/networking/ip-sysctl.html
 NTP_RFC = "https://www.rfc-editor.org/rfc/rfc5905"
 PMTU_RFC = "https://www.rfc-editor.org/rfc/rfc1191"
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
+WCP_LOGIN_DOC = "https://github.com/kubernetes-sigs/vsphere-csi-driver/blob/master/tests/e2e/util.go"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ AREAS: tuple[Area, ...] = (
          "against the inventory)"),
     # cert: days left on the certificates
     Area("cert", "Certificates", "days left on the certificates of the API VIP, the NSX managers and vCenter"),
+    # login: kubectl vsphere login, opt-in
+    Area("login", "kubectl vsphere login", "an SSO user logs in through the API VIP and its token is accepted by "
+         "kube-apiserver (opt-in: login.enabled)"),
     # time, mtu: observed on the control-plane VMs
     Area("time", "Time", "the control-plane VMs' clocks against the runner's, and their NTP servers"),
     Area("mtu", "Path MTU", "don't-fragment packets of the expected MTU from the workload network to the edge and "
@@ -93,6 +97,12 @@ CHECKS: tuple[Check, ...] = (
           "the VM's own resolver resolves the management names",
           "getent ahostsv4 and /etc/resolv.conf on the VM", doc=SEED,
           needs=("supervisor.control_plane", "dns.management.names")),
+    Check("WCP-DNS-004", "dns", "CoreDNS's upstreams answer the workload network",
+          "every upstream of forward . in CoreDNS's Corefile (kube-system/coredns, root block) answers a query "
+          "sent from each control-plane VM's workload address, and the reply comes back",
+          "one GET of the coredns ConfigMap; the A query WCP-DNS-001 sends to that server from eth1 (sent anew "
+          "only for an upstream the inventory does not name); the VM's egress datagram tells no reply from "
+          "never arrived", doc=SEED, needs=("kubernetes", "supervisor.control_plane", "dns.workload")),
     Check("WCP-RT-001", "routing", "management traffic stays on the management interface",
           "no ip rule steers a management dependency (management DNS, vCenter, NSX managers, NTP) into the "
           "workload table", "ip -j rule, ip -j route show table all, ip -j route get <dst> from <eth0 address>",
@@ -165,11 +175,21 @@ CHECKS: tuple[Check, ...] = (
           doc=VC_WCP_GET, needs=("vcenter",)),
     # cert: days left on the certificates
     Check("WCP-CERT-001", "cert", "certificates are not about to run out",
-          "every certificate the API VIP (each port), the NSX managers and vCenter serve, the leaf and the CA "
-          "certificates it chains to, is valid now with at least certificates.warn_days left (fewer: severity "
-          "major; fewer than fail_days, expired or not yet valid: critical)",
-          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request",
+          "every certificate the API VIP (each port), the NSX managers and vCenter serve (the leaf and every "
+          "intermediate sent in the handshake) and the CA-file certificates above them is valid now with at least "
+          "certificates.warn_days left (fewer: severity major; fewer than fail_days, expired or not yet valid: "
+          "critical); the message names the certificate's subject and position in the chain",
+          "the VIP ports' own TLS handshake; one verified TLS handshake per NSX manager and vCenter, no request; "
+          "the certificates the server sent, as sent",
           doc=TLS_RFC, needs=("api_vip.ca_file", "nsx.ca_file", "vcenter.ca_file", "certificates")),
+    # login: kubectl vsphere login, opt-in
+    Check("WCP-LOGIN-001", "login", "kubectl vsphere login works",
+          "POST https://<api_vip>/wcp/login as login.user (Basic auth, body {}) answers 200 with a session_id, and "
+          "GET https://<api_vip>:6443/version with it as Bearer token answers as kube-apiserver (401: failed, "
+          "naming the user; no answer or TLS broken: could not observe)",
+          "the plugin's two requests from the runner, TLS verified against api_vip.ca_file; only when the "
+          "inventory opts in (login.enabled), the suite's one POST beyond API sessions",
+          doc=WCP_LOGIN_DOC, needs=("login", "api_vip.ca_file")),
 )
 
 CHECKS += (  # observed on the control-plane VMs, with the other VM probes

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe
+from wcp_acceptance.corefile import CorefileUpstreams
+from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe, UpstreamProbe
 
 TIMED_OUT = 124  # coreutils timeout's exit status when the command was still running
 
@@ -73,6 +74,20 @@ class EgressObservation:
     timeout_s: float = 0.0
     method: Literal["socket", "sniff"] = "socket"
     other_arrivals: tuple[str, ...] = field(default_factory=tuple)  # e.g. ICMP the sniffer saw
+
+
+@dataclass(frozen=True)
+class UpstreamObservation:
+    """WCP-DNS-004: the Corefile's upstreams and, for each, the A query sent to it from the VM's workload address.
+
+    ``queries`` follow ``corefile.upstreams``; a query WCP-DNS-001 already sent (same VM, source, server and
+    name) is that observation, not a second packet. ``egress`` is the same VM's egress datagram (WCP-EGR-001),
+    when the run observed it: whether workload traffic reaches the management network at all."""
+
+    probe: UpstreamProbe
+    corefile: CorefileUpstreams
+    queries: tuple[DnsObservation, ...]
+    egress: EgressObservation | None = None
 
 
 @dataclass(frozen=True)

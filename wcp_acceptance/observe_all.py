@@ -125,6 +125,12 @@ class Observations:
         with self._lock, other._lock:
             self._made.update(other._made)
 
+    def find(self, kind: Kind, match: Callable[[object], bool]) -> Observed | None:
+        """A made observation of ``kind`` whose probe ``match`` accepts (None if none, or it could not be made)."""
+        with self._lock:
+            made = [o for w, o in self._made.items() if w.kind == kind and match(w.probe)]
+        return next((o for o in made if not isinstance(o, BaseException)), None)
+
     def __len__(self) -> int:
         return len(self._made)
 

@@ -25,6 +25,7 @@ from wcp_acceptance.targets import (
     ReturnPathProbe,
     RouteProbe,
     ServiceRef,
+    UpstreamProbe,
     VipPort,
 )
 
@@ -45,6 +46,16 @@ def dns_probes(inv: Inventory, *, ptr_only: bool = False) -> list[DnsProbe]:
                                  show_server=len(servers) > 1, port=inv.dns.port)
                     )
     return probes
+
+
+def upstream_probes(inv: Inventory) -> list[UpstreamProbe]:
+    """WCP-DNS-004: one target per VM workload interface; each upstream is asked the first workload DNS name
+    (else the first management name; an inventory with no names has no target)."""
+    entry = next(iter(inv.dns.workload.names or inv.dns.management.names), None)
+    if entry is None:
+        return []
+    return [UpstreamProbe(vm.name, iface, spec.address, entry.name, entry.address, port=inv.dns.port)
+            for vm in inv.supervisor.control_plane for iface, spec in vm.workload_interfaces]
 
 
 def resolver_probes(inv: Inventory) -> list[ResolverProbe]:

@@ -24,6 +24,7 @@ from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observe_all import Observations
 from wcp_acceptance.probes.cert import CertObservation
+from wcp_acceptance.probes.login import LoginObservation
 from wcp_acceptance.probes.vip import VipObservation
 from wcp_acceptance.targets import CertEndpoint, VipPort
 from wcp_acceptance.transport.kube import KubeReader
@@ -73,6 +74,7 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "nsx_nat": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.nsx_nat(_nsx(r), got("ncp_cluster"))),
     "ncp_namespace_pods": (("kube",), (), lambda r, got: api_reads.ncp_namespace_pods(_kube(r))),
     "ncp_ini_managers": (("kube",), (), lambda r, got: api_reads.ncp_ini_managers(_kube(r))),
+    "coredns_upstreams": (("kube",), (), lambda r, got: api_reads.coredns_upstreams(_kube(r))),
     "slb_comparison": (("nsx", "kube"), ("nsx_lb_services", "nsx_virtual_servers"),
                        lambda r, got: api_reads.slb_comparison(r.inventory, _nsx(r), got("nsx_lb_services"),
                                                                got("nsx_virtual_servers"), _optional_cluster(got))),
@@ -172,9 +174,11 @@ class ApiPrefetch:
 @dataclass
 class EarlyStart:
     """What ``observe_early`` set going before the first test: the VM observations, the VIP ports,
-    the other TLS endpoints whose certificates are counted (futures) and the API reads."""
+    the other TLS endpoints whose certificates are counted (futures), the API reads and the login."""
 
     vms: Future[Observations] | None = None
     vips: dict[VipPort, Future[VipObservation]] = field(default_factory=dict)
     certs: dict[CertEndpoint, Future[CertObservation]] = field(default_factory=dict)
     api: ApiPrefetch = field(default_factory=ApiPrefetch)
+    login: Future[LoginObservation] | None = None  # kubectl vsphere login, when the inventory opts in
+    login_calls: list[int] = field(default_factory=list)  # the requests each login sent (summary.json "asked")

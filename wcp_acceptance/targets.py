@@ -31,6 +31,30 @@ class DnsProbe:
 
 
 @dataclass(frozen=True)
+class UpstreamProbe:
+    """WCP-DNS-004: CoreDNS's upstreams (read from its Corefile at run time) answer ``vm``'s workload interface.
+
+    One target per VM workload interface: the upstreams are only known by asking the site, and
+    collection never does. ``name``/``expected_address`` is what each upstream is asked (the first
+    workload DNS name of the inventory)."""
+
+    vm: str
+    iface: str
+    source: IPv4Interface
+    name: str
+    expected_address: IPv4Address | None = None
+    port: int = 53
+
+    def __str__(self) -> str:
+        return f"{self.vm}/{self.iface} -> CoreDNS upstreams"
+
+    def dns_probe(self, server: IPv4Address, port: int | None = None) -> DnsProbe:
+        """The A query this target sends to one upstream (the same probe WCP-DNS-001 sends, when it is one)."""
+        return DnsProbe(self.vm, self.iface, self.source, server, self.name, self.expected_address,
+                        port=self.port if port is None else port)
+
+
+@dataclass(frozen=True)
 class ResolverProbe:
     """Resolve ``name`` with the VM's own resolver (nsswitch/resolv.conf)."""
 

@@ -12,13 +12,20 @@ client work against it unchanged:
   remain; a token the server no longer holds (or cannot read) gets ``410 Expired``;
 * server-side printing: ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` returns a
   ``meta.k8s.io/v1`` Table with the columns kubectl prints;
-* bearer-token authentication (401 Status), GET only (405 Status for any other verb).
+* bearer-token authentication (401 Status), GET only (405 Status for any other verb);
+* with :attr:`KubeApiSim.wcp` set, the Supervisor's ``/wcp/login`` on 443 and its session tokens
+  as Bearer tokens (:mod:`lab.sim.wcp`).
 
 State: Services are serialised once per snapshot (10,000 of them page in well under a second);
 a new snapshot is taken when the model's Service list changes (added, removed or replaced
 objects) or on :meth:`KubeApiSim.refresh` after an in-place edit. Namespaces, ConfigMaps and
 Pods are small and rebuilt per request. Old snapshots are kept for a few generations so
 ``continue`` tokens survive a change, until :meth:`KubeApiSim.compact` drops them.
+
+The parts, one job a module: this one holds the objects and the app; :mod:`lab.sim.kube_lists`
+stores and pages lists (snapshots, continue tokens, selectors), :mod:`lab.sim.kube_tables` prints
+Tables, :mod:`lab.sim.kube_status` writes the Status answers and :mod:`lab.sim.controls` (shared
+with the NSX and vCenter simulators) holds faults, delays and the request log.
 
 For tests: :attr:`KubeApiSim.requests` logs every request (never the token),
 :meth:`KubeApiSim.fail_next` and :meth:`KubeApiSim.set_delay` inject faults.
@@ -30,7 +37,6 @@ waits that long, in addition to any injected delay.
 from __future__ import annotations
 
 import base64
-import binascii
 import bisect
 import hashlib
 import ipaddress
@@ -39,7 +45,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -47,7 +53,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..model import ServiceSpec, SupervisorModel, stable_uuid, suffix5
 from ..tls import LabCA
-from .server import SimServer, answer_after, check_latency
+from .controls import MAX_DELAY_S, Delays, Fault, FaultQueue, RequestLog, StatedLatency
+from .kube_lists import Snapshot, StoredItem, decode_continue, encode_continue, key, select
+from .kube_status import EXPIRED_MESSAGE, REASONS, ApiError
+from .kube_tables import printed_table, wants_table
+from .server import SimServer, answer_after
+from .wcp import WcpLogin
 
 JsonDict = dict[str, Any]
 
@@ -64,31 +75,7 @@ VERSION_INFO: JsonDict = {
 }
 
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})  # system:public-info-viewer
-MAX_DELAY_S = 30.0
 SNAPSHOTS_KEPT = 8
-
-REASONS: dict[int, str] = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    410: "Expired",
-    429: "TooManyRequests",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
-
-EXPIRED_MESSAGE = (
-    "The provided continue parameter is too old to display a consistent list result. You can start a new "
-    "list without the continue parameter, or use the continue token in this response to retrieve the "
-    "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
-    "that were created, modified, or deleted between the time the first chunk was returned and now may show "
-    "up in the list."
-)
-
 
 @dataclass(frozen=True)
 class Resource:
@@ -141,97 +128,12 @@ class KubeRequest:
     status: int
 
 
-@dataclass
-class _Fault:
-    remaining: int
-    status: int
-    reason: str
-    message: str
-    path_prefix: str | None
-
-
-@dataclass
-class _Item:
-    namespace: str
-    name: str
-    obj: JsonDict  # without kind/apiVersion, as list items are written
-    body: bytes  # obj serialised once
-    sig: bytes  # the same with an empty resourceVersion: equal sig, unchanged object
-
-
-@dataclass
-class _Snapshot:
-    rv: int
-    items: list[_Item]
-    keys: list[str] = field(default_factory=list)  # "namespace/name" (or "name"), sorted like etcd keys
-
-    def __post_init__(self) -> None:
-        self.keys = [_key(i.namespace, i.name) for i in self.items]
-
-
-class ApiError(Exception):
-    """An API answer that is a Status, not an object."""
-
-    def __init__(self, code: int, message: str, reason: str | None = None, details: JsonDict | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.reason = reason or REASONS.get(code, "Unknown")
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
-
-    def body(self) -> JsonDict:
-        return status_body(self.code, self.reason, self.message, self.details)
-
-
-def status_body(code: int, reason: str, message: str, details: JsonDict | None = None) -> JsonDict:
-    """A ``v1 Status`` failure body, field for field as kube-apiserver writes it."""
-    body: JsonDict = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                      "message": message, "reason": reason}
-    if details is not None:
-        body["details"] = details
-    body["code"] = code
-    return body
-
-
-def _key(namespace: str, name: str) -> str:
-    return f"{namespace}/{name}" if namespace else name
-
-
 def _dumps(obj: object) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def human_duration(seconds: float) -> str:
-    """kubectl's age format (k8s.io/apimachinery duration.HumanDuration)."""
-    s = int(seconds)
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = s // 3600
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    years, days = hours // 24 // 365, (hours // 24) % 365
-    if years < 8:
-        return f"{years}y{days}d" if days else f"{years}y"
-    return f"{years}y"
 
 
 def _node_port(svc: ServiceSpec, port: int, protocol: str) -> int:
@@ -333,68 +235,60 @@ def ip_pool_name(model: SupervisorModel, cidr: str | None = None) -> str:
     return f"{model.ncp_cluster}-ippool-{first}-{last}"
 
 
-class KubeApiSim:
-    """The application behind :class:`KubeApiHandler`: the model's objects served as kube-apiserver would."""
+class KubeApiSim(StatedLatency):
+    """The application behind :class:`KubeApiHandler`: the model's objects served as kube-apiserver would.
+
+    Faults, delays and the request log are the parts every simulator shares (:mod:`lab.sim.controls`);
+    a fault answers as a ``v1 Status`` whose reason is the fault's ``error_code``."""
 
     def __init__(self, model: SupervisorModel, token: str, *, created: datetime | None = None,
                  latency_s: float = 0.0) -> None:
         self.model = model
-        self._latency_s = check_latency(latency_s)
+        self.latency_s = latency_s
         self._token = token
         self.created = (created or datetime.now(UTC) - timedelta(hours=25)).replace(microsecond=0)
-        self.requests: list[KubeRequest] = []
+        self.log: RequestLog[KubeRequest] = RequestLog()
         self._lock = threading.Lock()
         self._rv = 1000
-        self._snapshots: dict[str, list[_Snapshot]] = {}
+        self._snapshots: dict[str, list[Snapshot]] = {}
         self._signatures: dict[str, object] = {}
-        self._faults: list[_Fault] = []
-        self._delay_s = 0.0
-        self._delay_prefix: str | None = None
-        self._wake = threading.Event()
+        self._faults = FaultQueue()
+        self._delays = Delays()
+        self.wcp: WcpLogin | None = None  # /wcp/login and its tokens (lab.sim.wcp); None: no login served
         self.refresh()
 
     def __repr__(self) -> str:
         return f"<KubeApiSim {len(self.model.services)} services>"
 
     @property
-    def latency_s(self) -> float:
-        """Seconds :class:`KubeApiHandler` waits before every answer: the stated latency, not a fault.
-
-        Kept across :meth:`clear_faults` and :meth:`reset`; outside 0..MAX_LATENCY_S is ValueError."""
-        return self._latency_s
-
-    @latency_s.setter
-    def latency_s(self, seconds: float) -> None:
-        self._latency_s = check_latency(seconds)
+    def requests(self) -> list[KubeRequest]:
+        """Every request answered, in order (the list itself; never the token)."""
+        return self.log.records
 
     # ---- fault controls ----------------------------------------------------------------------
     def fail_next(self, count: int, status: int = 500, *, reason: str | None = None, message: str | None = None,
                   path_prefix: str | None = None) -> None:
         """Answer the next ``count`` requests (whose path starts with ``path_prefix``) with a Status."""
-        with self._lock:
-            self._faults.append(_Fault(count, status, reason or REASONS.get(status, "InternalError"),
-                                       message or f"lab fault: injected {status}", path_prefix))
+        if count <= 0:
+            return
+        self._faults.add(Fault(path_prefix or "", status, count,
+                               error_code=reason or REASONS.get(status, "InternalError"),
+                               message=message or f"lab fault: injected {status}"))
 
     def set_delay(self, seconds: float, *, path_prefix: str | None = None) -> None:
         """Hold every answer (for paths starting with ``path_prefix``) for ``seconds`` (at most 30 s)."""
         if not 0 <= seconds <= MAX_DELAY_S:
             raise ValueError(f"delay must be between 0 and {MAX_DELAY_S} s, got {seconds}")
-        with self._lock:
-            self._delay_s = seconds
-            self._delay_prefix = path_prefix
-            self._wake.clear()
+        self._delays.clear()
+        self._delays.add(seconds, path_prefix or "")
 
     def clear_faults(self) -> None:
         """Drop pending failures and delays; requests being held are released at once."""
-        with self._lock:
-            self._faults.clear()
-            self._delay_s = 0.0
-            self._delay_prefix = None
-        self._wake.set()
+        self._faults.clear()
+        self._delays.clear()
 
     def list_requests(self, path_prefix: str = "") -> list[KubeRequest]:
-        with self._lock:
-            return [r for r in self.requests if r.path.startswith(path_prefix)]
+        return self.log.matching(path_prefix)
 
     # ---- state -------------------------------------------------------------------------------
     def reset(self, model: SupervisorModel) -> None:
@@ -402,7 +296,7 @@ class KubeApiSim:
         self.clear_faults()
         with self._lock:
             self.model = model
-            self.requests.clear()
+            self.log.clear()
             self._snapshots.clear()
             self._signatures.clear()
         self.refresh()
@@ -432,7 +326,7 @@ class KubeApiSim:
                 "configmaps": self._build_configmaps, "pods": self._build_pods,
                 "events": lambda: []}  # kubectl describe lists events; the lab records none
 
-    def _snapshot(self, plural: str, force: bool = False) -> _Snapshot:
+    def _snapshot(self, plural: str, force: bool = False) -> Snapshot:
         """The current snapshot of ``plural``; a new one if the model changed. Caller holds the lock."""
         signature: object = None
         if plural == "services":
@@ -443,7 +337,7 @@ class KubeApiSim:
             raw = self._build_services()
         else:
             raw = self._builders()[plural]()
-        raw.sort(key=lambda t: _key(t[0], t[1]))
+        raw.sort(key=lambda t: key(t[0], t[1]))
         current = self._snapshots[plural][-1] if self._snapshots.get(plural) else None
         previous = {(i.namespace, i.name): i for i in current.items} if current else {}
         fresh = [(ns, name, obj, _dumps(obj)) for ns, name, obj in raw]  # resourceVersion still ""
@@ -453,7 +347,7 @@ class KubeApiSim:
             self._signatures[plural] = signature
             return current  # nothing changed: same resourceVersion, same tokens
         rv = self._next_rv()
-        items: list[_Item] = []
+        items: list[StoredItem] = []
         for ns, name, obj, sig in fresh:
             old = previous.get((ns, name))
             if old is not None and old.sig == sig:
@@ -461,8 +355,8 @@ class KubeApiSim:
                 continue
             obj["metadata"]["resourceVersion"] = str(rv)
             body = sig.replace(b'"resourceVersion":""', f'"resourceVersion":"{rv}"'.encode(), 1)
-            items.append(_Item(ns, name, obj, body, sig))
-        snap = _Snapshot(rv, items)
+            items.append(StoredItem(ns, name, obj, body, sig))
+        snap = Snapshot(rv, items)
         self._snapshots.setdefault(plural, []).append(snap)
         del self._snapshots[plural][:-SNAPSHOTS_KEPT]
         self._signatures[plural] = signature
@@ -515,7 +409,8 @@ class KubeApiSim:
             cm("kube-system", "coredns", {"Corefile": (
                 ".:53 {\n    errors\n    health\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n"
                 "       pods insecure\n       fallthrough in-addr.arpa ip6.arpa\n    }\n"
-                f"    forward . {' '.join(m.worker_dns)}\n    cache 30\n    loop\n    reload\n}}\n")}),
+                f"    forward . {' '.join(m.coredns_upstreams or m.worker_dns)}\n"
+                "    cache 30\n    loop\n    reload\n}\n")}),
         ]
 
     def _node_names(self) -> list[str]:
@@ -590,17 +485,17 @@ class KubeApiSim:
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         accept = headers.get("accept", "")
         auth = self._authenticate(headers.get("authorization"))
-        status, out_headers, body = self._answer(method, path, query, accept, auth, server_address)
-        with self._lock:
-            self.requests.append(KubeRequest(method, path, query, accept, auth, status))
+        if path.startswith("/wcp/") and self.wcp is not None:  # the Supervisor's login (lab.sim.wcp)
+            port = int(server_address.rpartition(":")[2] or 0)
+            status, out_headers, body = self.wcp.answer(method, path, headers, port)
+        else:
+            status, out_headers, body = self._answer(method, path, query, accept, auth, server_address)
+        self.log.add(KubeRequest(method, path, query, accept, auth, status))
         return status, out_headers, body
 
     def hold(self, path: str) -> None:
         """Wait out an injected delay (bounded; :meth:`clear_faults` ends it early)."""
-        with self._lock:
-            delay = self._delay_s if self._delay_prefix is None or path.startswith(self._delay_prefix) else 0.0
-        if delay > 0:
-            self._wake.wait(delay)
+        self._delays.wait(path)
 
     def _authenticate(self, header: str | None) -> str:
         if not header:
@@ -608,12 +503,14 @@ class KubeApiSim:
         scheme, _, credential = header.partition(" ")
         if scheme.lower() == "bearer" and credential.strip() == self._token:
             return "bearer"
+        if scheme.lower() == "bearer" and self.wcp is not None and self.wcp.accepts(credential.strip()):
+            return "bearer"  # a session token of /wcp/login
         return "invalid"
 
     def _answer(self, method: str, path: str, query: dict[str, str], accept: str, auth: str,
                 server_address: str) -> tuple[int, dict[str, str], bytes]:
         try:
-            self._take_fault(path)
+            self._take_fault(method, path)
             if auth == "invalid" or (auth == "none" and path not in PUBLIC_PATHS):
                 raise ApiError(401, "Unauthorized")
             if method not in ("GET", "HEAD"):
@@ -625,14 +522,11 @@ class KubeApiSim:
         except ApiError as error:
             return error.code, {"Content-Type": "application/json", **error.headers}, _dumps(error.body())
 
-    def _take_fault(self, path: str) -> None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.remaining > 0 and (fault.path_prefix is None or path.startswith(fault.path_prefix)):
-                    fault.remaining -= 1
-                    extra = {"Retry-After": "1"} if fault.status in (429, 503) else {}
-                    raise ApiError(fault.status, fault.message, fault.reason, details={}, headers=extra)
-            self._faults = [f for f in self._faults if f.remaining > 0]
+    def _take_fault(self, method: str, path: str) -> None:
+        fault = self._faults.take(method, path)
+        if fault is not None:
+            extra = {"Retry-After": "1"} if fault.status in (429, 503) else {}
+            raise ApiError(fault.status, fault.message or "", str(fault.error_code or ""), details={}, headers=extra)
 
     def _route(self, path: str, query: dict[str, str], accept: str, server_address: str) -> bytes:
         segments = [s for s in path.split("/") if s]
@@ -651,7 +545,7 @@ class KubeApiSim:
         rest = segments[2:]
         if query.get("watch") in ("true", "1"):
             raise ApiError(405, "the lab simulator does not serve watches", details={})
-        table = _wants_table(accept)
+        table = wants_table(accept)
         include = query.get("includeObject", "Metadata") or "Metadata"
         if len(rest) == 1 and rest[0] in RESOURCES:
             return self._list(rest[0], None, query, table, include)
@@ -666,13 +560,13 @@ class KubeApiSim:
     def _get(self, plural: str, namespace: str, name: str, table: bool, include: str) -> bytes:
         with self._lock:
             snap = self._snapshot(plural)
-        index = bisect.bisect_left(snap.keys, _key(namespace, name))
-        if index >= len(snap.keys) or snap.keys[index] != _key(namespace, name):
+        index = bisect.bisect_left(snap.keys, key(namespace, name))
+        if index >= len(snap.keys) or snap.keys[index] != key(namespace, name):
             raise ApiError(404, f'{plural} "{name}" not found', details={"name": name, "kind": plural})
         item = snap.items[index]
         resource = RESOURCES[plural]
         if table:
-            return _dumps(self._table(plural, [item], {"resourceVersion": str(snap.rv)}, include))
+            return _dumps(printed_table(plural, resource.kind, [item.obj], {"resourceVersion": str(snap.rv)}, include))
         return b'{"kind":"' + resource.kind.encode() + b'","apiVersion":"v1",' + item.body[1:]
 
     def _list(self, plural: str, namespace: str | None, query: dict[str, str], table: bool, include: str) -> bytes:
@@ -680,7 +574,7 @@ class KubeApiSim:
         token = query.get("continue", "")
         with self._lock:
             if token:
-                rv, start = _decode_continue(token)
+                rv, start = decode_continue(token)
                 snap = next((s for s in self._snapshots.get(plural, []) if s.rv == rv), None)
                 if snap is None:
                     raise ApiError(410, EXPIRED_MESSAGE, details={})
@@ -694,201 +588,28 @@ class KubeApiSim:
         prefix = f"{namespace}/" if namespace else ""
         lo = bisect.bisect_left(snap.keys, prefix + start) if (prefix or start) else 0
         hi = bisect.bisect_left(snap.keys, prefix + "\U0010ffff") if prefix else len(snap.keys)
-        selected = _select(snap.items[lo:hi], query.get("labelSelector", ""), query.get("fieldSelector", ""))
+        selected = select(snap.items[lo:hi], query.get("labelSelector", ""), query.get("fieldSelector", ""))
         filtered = bool(query.get("labelSelector") or query.get("fieldSelector"))
         page = selected if limit <= 0 else selected[:limit]
         metadata: JsonDict = {"resourceVersion": str(snap.rv)}
         if limit > 0 and len(selected) > limit:
             last = page[-1]
-            metadata["continue"] = _encode_continue(snap.rv, (last.name if namespace else _key(last.namespace,
-                                                                                                 last.name)) + "\x00")
+            metadata["continue"] = encode_continue(snap.rv, (last.name if namespace else key(last.namespace,
+                                                                                            last.name)) + "\x00")
             if not filtered:
                 metadata["remainingItemCount"] = len(selected) - limit
         if table:
-            return _dumps(self._table(plural, page, metadata, include))
+            return _dumps(printed_table(plural, resource.kind, [i.obj for i in page], metadata, include))
         return b"".join([
             b'{"kind":"', resource.kind.encode(), b'List","apiVersion":"v1","metadata":', _dumps(metadata),
             b',"items":[', b",".join(i.body for i in page), b"]}",
         ])
-
-    # ---- server-side printing -----------------------------------------------------------------
-    def _table(self, plural: str, items: list[_Item], metadata: JsonDict, include: str) -> JsonDict:
-        columns, cells = TABLE_PRINTERS[plural]
-        now = datetime.now(UTC)
-        rows = []
-        for item in items:
-            row: JsonDict = {"cells": cells(item.obj, now)}
-            if include == "Object":
-                row["object"] = {"kind": RESOURCES[plural].kind, "apiVersion": "v1", **item.obj}
-            elif include != "None":
-                row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                 "metadata": item.obj["metadata"]}
-            rows.append(row)
-        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
-                "columnDefinitions": columns, "rows": rows}
 
     # ---- serving ------------------------------------------------------------------------------
     def serve(self, ca: LabCA, host: str = "127.0.0.1", port: int = 0, names: Iterable[str] = ()) -> SimServer:
         """Start a TLS server for this app (certificate valid for ``host``, localhost and ``names``)."""
         tls = ca.server_context(host, "localhost", *names)
         return SimServer(KubeApiHandler, self, tls, host=host, port=port).start()
-
-
-def _wants_table(accept: str) -> bool:
-    for media in accept.split(","):
-        params = [p.strip() for p in media.split(";")]
-        values = dict(p.split("=", 1) for p in params[1:] if "=" in p)
-        if params[0] == "application/json" and values.get("as") == "Table" and values.get("g") == "meta.k8s.io":
-            return True
-        if params[0] in ("application/json", "*/*", "application/yaml"):
-            return False
-    return False
-
-
-def _encode_continue(rv: int, start: str) -> str:
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_continue(token: str) -> tuple[int, str]:
-    """The token's resourceVersion and start key; any token the server cannot use is expired (410)."""
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if raw.get("v") != "meta.k8s.io/v1" or not isinstance(raw.get("rv"), int) or not isinstance(
-                raw.get("start"), str):
-            raise ValueError("unknown continue token version")
-        return raw["rv"], raw["start"]
-    except (ValueError, binascii.Error, AttributeError, UnicodeDecodeError):
-        raise ApiError(410, EXPIRED_MESSAGE, details={}) from None
-
-
-def _select(items: list[_Item], label_selector: str, field_selector: str) -> list[_Item]:
-    """Equality-based selectors (``k=v``, ``k!=v``, ``k``, ``!k``; fields metadata.name/namespace)."""
-    if not label_selector and not field_selector:
-        return items
-
-    def matches(values: dict[str, str], selector: str) -> bool:
-        for term in filter(None, (t.strip() for t in selector.split(","))):
-            if "!=" in term:
-                key, want = term.split("!=", 1)
-                if values.get(key.strip()) == want.strip():
-                    return False
-            elif "=" in term:
-                key, want = term.replace("==", "=").split("=", 1)
-                if values.get(key.strip()) != want.strip():
-                    return False
-            elif term.startswith("!"):
-                if term[1:] in values:
-                    return False
-            elif term not in values:
-                return False
-        return True
-
-    out = []
-    for item in items:
-        labels = item.obj["metadata"].get("labels", {})
-        fields = {"metadata.name": item.name, "metadata.namespace": item.namespace}
-        if matches(labels, label_selector) and matches(fields, field_selector):
-            out.append(item)
-    return out
-
-
-# ---- table printers (the columns kubectl's server-side printing shows) ---------------------------
-def _col(name: str, kind: str, description: str, priority: int = 0, fmt: str = "") -> JsonDict:
-    return {"name": name, "type": kind, "format": fmt, "description": description, "priority": priority}
-
-
-def _age(obj: JsonDict, now: datetime) -> str:
-    created = datetime.strptime(obj["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return human_duration((now - created).total_seconds())
-
-
-def _service_cells(obj: JsonDict, now: datetime) -> list[object]:
-    spec = obj["spec"]
-    kind = spec.get("type", "ClusterIP")
-    cluster_ip = spec.get("clusterIP") or "<none>"
-    if kind == "ExternalName":
-        external = spec.get("externalName") or "<none>"
-    else:
-        ingress = [i.get("ip") or i.get("hostname", "") for i in obj["status"].get("loadBalancer", {}).get(
-            "ingress", [])]
-        external = ",".join(ingress) if ingress else ("<pending>" if kind == "LoadBalancer" else "<none>")
-    ports = []
-    for p in spec.get("ports", []):
-        port = f"{p['port']}:{p['nodePort']}" if p.get("nodePort") else str(p["port"])
-        ports.append(f"{port}/{p.get('protocol', 'TCP')}")
-    selector = ",".join(f"{k}={v}" for k, v in sorted(spec.get("selector", {}).items())) or "<none>"
-    return [obj["metadata"]["name"], kind, cluster_ip, external, ",".join(ports) or "<none>", _age(obj, now),
-            selector]
-
-
-def _namespace_cells(obj: JsonDict, now: datetime) -> list[object]:
-    return [obj["metadata"]["name"], obj["status"]["phase"], _age(obj, now)]
-
-
-def _configmap_cells(obj: JsonDict, now: datetime) -> list[object]:
-    return [obj["metadata"]["name"], len(obj.get("data", {})) + len(obj.get("binaryData", {})), _age(obj, now)]
-
-
-def _pod_cells(obj: JsonDict, now: datetime) -> list[object]:
-    statuses = obj["status"].get("containerStatuses", [])
-    ready = sum(1 for s in statuses if s.get("ready"))
-    reason = obj["status"]["phase"]
-    for s in statuses:
-        waiting = s.get("state", {}).get("waiting")
-        if waiting and waiting.get("reason"):
-            reason = waiting["reason"]
-    restarts = sum(s.get("restartCount", 0) for s in statuses)
-    return [obj["metadata"]["name"], f"{ready}/{len(obj['spec']['containers'])}", reason, str(restarts),
-            _age(obj, now), obj["status"].get("podIP", "<none>"), obj["spec"].get("nodeName", "<none>"), "<none>",
-            "<none>"]
-
-
-TABLE_PRINTERS: dict[str, tuple[list[JsonDict], Callable[[JsonDict, datetime], list[object]]]] = {
-    "events": ([
-        _col("Last Seen", "string", "Last time the event occurred"),
-        _col("Type", "string", "Type of this event (Normal, Warning)"),
-        _col("Reason", "string", "Reason why the action was taken."),
-        _col("Object", "string", "The object that this event is about."),
-        _col("Message", "string", "A human-readable description of the status of this operation."),
-    ], lambda obj, now: [_age(obj, now), obj.get("type", ""), obj.get("reason", ""), "", obj.get("message", "")]),
-    "services": ([
-        _col("Name", "string", "Name must be unique within a namespace.", fmt="name"),
-        _col("Type", "string", "type determines how the Service is exposed."),
-        _col("Cluster-IP", "string", "clusterIP is the IP address of the service."),
-        _col("External-IP", "string", "externalIPs is a list of IP addresses for which nodes in the cluster "
-                                      "will also accept traffic for this service."),
-        _col("Port(s)", "string", "The list of ports that are exposed by this service."),
-        _col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object "
-                              "was created."),
-        _col("Selector", "string", "Route service traffic to pods with label keys and values matching this "
-                                   "selector.", priority=1),
-    ], _service_cells),
-    "namespaces": ([
-        _col("Name", "string", "Name must be unique within a namespace.", fmt="name"),
-        _col("Status", "string", "The status of the namespace"),
-        _col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object "
-                              "was created."),
-    ], _namespace_cells),
-    "configmaps": ([
-        _col("Name", "string", "Name must be unique within a namespace.", fmt="name"),
-        _col("Data", "string", "Data contains the configuration data."),
-        _col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object "
-                              "was created."),
-    ], _configmap_cells),
-    "pods": ([
-        _col("Name", "string", "Name must be unique within a namespace.", fmt="name"),
-        _col("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
-        _col("Status", "string", "The aggregate status of the containers in this pod."),
-        _col("Restarts", "string", "The number of times the containers in this pod have been restarted."),
-        _col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object "
-                              "was created."),
-        _col("IP", "string", "IP address allocated to the pod.", priority=1),
-        _col("Node", "string", "Name of the node this pod is running on.", priority=1),
-        _col("Nominated Node", "string", "Name of the node this pod is nominated to run on.", priority=1),
-        _col("Readiness Gates", "string", "Pod readiness gates.", priority=1),
-    ], _pod_cells),
-}
 
 
 class KubeApiHandler(BaseHTTPRequestHandler):

@@ -9,8 +9,9 @@ Every JSON object is serialised once in :meth:`NsxPolicySim.refresh`; a list pag
 concatenation of precomputed bytes, so 20,000 virtual servers page quickly. Call ``refresh()``
 after mutating the model.
 
-:class:`SimControls` (request log, injected failures, bounded delays, the stated latency) is
-shared with the vCenter simulator. ``latency_s`` is a realistic API's latency, stated on purpose
+:class:`~lab.sim.controls.SimControls` (request log, injected failures, bounded delays, the stated
+latency) is shared with the vCenter simulator; the Kubernetes simulator uses the same parts.
+``latency_s`` is a realistic API's latency, stated on purpose
 (a real NSX manager answers in tens of milliseconds): the HTTP front waits that long before every
 answer. Injected delays are faults and stay separate from it.
 """
@@ -24,24 +25,19 @@ import json
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs
 
 from ..model import NatRule, SupervisorModel, VirtualServer, stable_uuid
-from .server import answer_after, check_latency
+from .controls import Fault, Response, SimControls, make_handler
 
 MAX_PAGE_SIZE = 1000
-MAX_DELAY_S = 30.0  # an injected delay never exceeds this: a simulator must not hang a test run
 POLICY_PREFIX = "/policy/api/v1"
 NCP_VERSION = "1.2.0"
 NAT_SECTIONS = ("USER", "INTERNAL", "DEFAULT")
-
-Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 def _dumps(obj: Any) -> bytes:
@@ -52,158 +48,6 @@ def _epoch_ms(*parts: object) -> int:
     """A stable creation time in October 2025 (like the samples), derived from the object's identity."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
     return 1760500000000 + int.from_bytes(digest[:4], "big") % 200_000_000
-
-
-# ---- request log and fault controls (shared with the vCenter simulator) ---------------------------
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request as the simulator saw it (the query is parsed; the body is never stored)."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    status: int
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path} -> {self.status}"
-
-
-@dataclass
-class Fault:
-    """Answer ``status`` to requests whose path starts with ``prefix`` (``times`` None: all of them)."""
-
-    prefix: str
-    status: int
-    times: int | None
-    retry_after: float | None = None
-    error_code: int | str | None = None
-    message: str | None = None
-    method: str | None = None
-
-
-@dataclass
-class SimControls:
-    """Request log and failure injection for a simulator app (thread-safe)."""
-
-    requests: list[RequestRecord] = field(default_factory=list)
-    _faults: list[Fault] = field(default_factory=list)
-    _delays: list[tuple[str, float]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _generation: int = 0  # bumped by clear_log/clear_faults: a request older than that is not logged
-    _latency_s: float = 0.0
-
-    @property
-    def latency_s(self) -> float:
-        """Seconds the HTTP front waits before every answer: the API's stated latency, not a fault.
-
-        It survives :meth:`clear_faults` and ``reset`` (a slow manager stays slow between tests);
-        setting a value outside 0..MAX_LATENCY_S raises ValueError."""
-        return self._latency_s
-
-    @latency_s.setter
-    def latency_s(self, seconds: float) -> None:
-        self._latency_s = check_latency(seconds)
-
-    def fail(self, prefix: str, status: int, times: int | None = 1, *, retry_after: float | None = None,
-             error_code: int | str | None = None, message: str | None = None, method: str | None = None) -> Fault:
-        """Answer the next ``times`` requests under ``prefix`` (all of them if ``times`` is None) with ``status``."""
-        fault = Fault(prefix, status, times, retry_after, error_code, message, method)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def delay(self, seconds: float, prefix: str = "/") -> None:
-        """Wait ``seconds`` (at most MAX_DELAY_S) before answering requests under ``prefix``."""
-        with self._lock:
-            self._delays.append((prefix, max(0.0, min(float(seconds), MAX_DELAY_S))))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self._delays.clear()
-            self._generation += 1
-
-    def clear_log(self) -> None:
-        with self._lock:
-            self.requests.clear()
-            self._generation += 1
-
-    def requests_to(self, prefix: str, method: str | None = "GET") -> list[RequestRecord]:
-        with self._lock:
-            return [r for r in self.requests if r.path.startswith(prefix) and (method is None or r.method == method)]
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if path.startswith(fault.prefix) and (fault.method is None or fault.method == method):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
-
-    def _delay_for(self, path: str) -> float:
-        with self._lock:
-            return max((d for p, d in self._delays if path.startswith(p)), default=0.0)
-
-    def _record(self, method: str, path: str, query: Mapping[str, str], status: int) -> None:
-        with self._lock:
-            self.requests.append(RequestRecord(method, path, dict(query), status))
-
-    def dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
-                 handler: Callable[[str, str, dict[str, str], Mapping[str, str], bytes], Response],
-                 fault_response: Callable[[Fault], Response]) -> Response:
-        """Log, apply delay and faults, then call ``handler(method, path, query, headers, body)``."""
-        parts = urlsplit(target)
-        path = unquote(parts.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        generation = self._generation
-        pause = self._delay_for(path)
-        if pause:
-            time.sleep(pause)
-            if generation != self._generation:
-                # the test that asked for this delay is over (its client gave up): neither log this request
-                # nor let it consume the next test's faults
-                return 503, [("Content-Type", "text/plain")], b"delayed request outlived a reset"
-        fault = self._take_fault(method, path)
-        response = fault_response(fault) if fault is not None else handler(method, path, query, headers, body)
-        self._record(method, path, query, response[0])
-        return response
-
-
-def make_handler(name: str) -> type[BaseHTTPRequestHandler]:
-    """A keep-alive HTTP/1.1 handler that passes every request to ``server.app.handle``."""
-
-    class _Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body are two writes: without it each answer stalls ~40 ms
-        server_version = name
-        sys_version = ""
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(min(length, 1 << 20)) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            answer_after(self.server.app.latency_s)  # type: ignore[attr-defined]
-            status, extra, payload = self.server.app.handle(self.command, self.path, headers, body)  # type: ignore[attr-defined]
-            self.send_response(status)
-            for key, value in extra:
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-            return
-
-    _Handler.__name__ = f"{name}Handler"
-    return _Handler
 
 
 # ---- NSX object builders (also used by unit tests to make model-derived raw objects) -------------

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Sequence
@@ -36,8 +37,10 @@ from .kube import KubeApiHandler, KubeApiSim
 from .nsx import NsxPolicyHandler, NsxPolicySim
 from .server import SimServer, check_latency
 from .vcenter import VcenterHandler, VcenterSim
+from .wcp import WcpLogin
 
 KINDS = ("nsx", "vcenter", "kube")
+VIA_INTERMEDIATE = frozenset({"kube"})  # the API VIP's certificate comes from the lab's intermediate CA
 ALL_REQUESTS = 1 << 62  # "times: null" for the Kubernetes simulator, whose faults count down
 
 
@@ -79,7 +82,13 @@ class SimState:
     delays: dict[str, list[DelaySpec]] = field(default_factory=dict)
     cert_names: dict[str, list[str]] = field(default_factory=dict)  # kind -> names, overrides --cert-names
     cert_days: dict[str, float] = field(default_factory=dict)  # kind -> days left on a certificate issued for it
+    # kind -> days left on a new intermediate CA its certificate is issued from (default: the lab's own)
+    cert_intermediate_days: dict[str, float] = field(default_factory=dict)
     latency_s: float = 0.0
+    # kubectl vsphere login (lab.sim.wcp): the lab's SSO user and the key its session tokens are signed with
+    login_username: str = ""
+    login_password: str = ""
+    login_key: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -111,7 +120,11 @@ class SimState:
             delays={k: [DelaySpec(**d) for d in v] for k, v in data.get("delays", {}).items()},
             cert_names={k: [str(n) for n in v] for k, v in data.get("cert_names", {}).items()},
             cert_days={str(k): float(v) for k, v in data.get("cert_days", {}).items()},
+            cert_intermediate_days={str(k): float(v) for k, v in data.get("cert_intermediate_days", {}).items()},
             latency_s=data.get("latency_s", 0.0),
+            login_username=str(data.get("login_username", "")),
+            login_password=str(data.get("login_password", "")),
+            login_key=str(data.get("login_key", "")),
         )
 
     def save(self, path: Path) -> Path:
@@ -146,6 +159,8 @@ def apply_state(kind: str, app: Any, state: SimState, *, initial: bool) -> None:
     if isinstance(app, KubeApiSim):
         if not initial:
             app.reset(state.model)
+        app.wcp = WcpLogin(state.login_username, state.login_password, state.login_key) \
+            if state.login_username and state.login_key else None
         app.clear_faults()
         for fault in state.faults.get(kind, []):
             app.fail_next(fault.times if fault.times is not None else ALL_REQUESTS, fault.status,
@@ -163,6 +178,14 @@ def apply_state(kind: str, app: Any, state: SimState, *, initial: bool) -> None:
                  message=fault.message)
     for delay in state.delays.get(kind, []):
         app.delay(delay.seconds, delay.prefix)
+
+
+def server_tls(ca: LabCA, kind: str, names: Sequence[str], days: float | None,
+               intermediate_days: float | None) -> ssl.SSLContext:
+    """The certificate ``kind`` serves: from the lab's intermediate CA (sent in the handshake) for the API VIP,
+    from the root for the others."""
+    via = ca.intermediate(intermediate_days) if kind in VIA_INTERMEDIATE else None
+    return ca.server_context(*names, days_left=days, via=via)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -203,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_names = [n for n in args.cert_names.split(",") if n]
     names = state.cert_names.get(args.kind) or default_names
     days = state.cert_days.get(args.kind)
+    inter_days = state.cert_intermediate_days.get(args.kind)
     handler, app = build_app(args.kind, state)
     apply_state(args.kind, app, state, initial=True)
 
@@ -218,9 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     servers: list[SimServer] = []
     try:
+        tls = server_tls(ca, args.kind, names, days, inter_days)  # one certificate for every port
         for host, port in args.listen:
-            servers.append(SimServer(handler, app, ca.server_context(*names, days_left=days), host=host,
-                                     port=port).start())
+            servers.append(SimServer(handler, app, tls, host=host, port=port).start())
         generation = 0
         _write_ready(args.ready_file, generation, None)
         print(f"ready kind={args.kind} pid={os.getpid()} listen="
@@ -242,9 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     state = SimState.load(args.state)
                     new_names = state.cert_names.get(args.kind) or default_names
                     new_days = state.cert_days.get(args.kind)
-                    if (new_names, new_days) != (names, days):
-                        names, days = new_names, new_days
-                        tls = ca.server_context(*names, days_left=days)  # one certificate for every port
+                    new_inter = state.cert_intermediate_days.get(args.kind)
+                    if (new_names, new_days, new_inter) != (names, days, inter_days):
+                        names, days, inter_days = new_names, new_days, new_inter
+                        tls = server_tls(ca, args.kind, names, days, inter_days)  # one certificate for every port
                         for server in servers:
                             server.set_tls(tls)
                     apply_state(args.kind, app, state, initial=False)

@@ -4,7 +4,7 @@
 ``vmware-api-session-id``; ``DELETE /api/session`` logs out. The cluster list is a bare array of
 summaries and ``.../clusters/{cluster}`` an ``Info`` object, both derived from the model
 (API-FACTS.md section 3). Errors use vAPI's ``{"error_type", "messages": [...]}`` shape.
-``latency_s`` (from :class:`~lab.sim.nsx.SimControls`) is a realistic vCenter's latency, stated on
+``latency_s`` (from :class:`~lab.sim.controls.SimControls`) is a realistic vCenter's latency, stated on
 purpose: every answer waits that long.
 """
 
@@ -20,7 +20,7 @@ from http import HTTPStatus
 from typing import Any
 
 from ..model import SupervisorModel, stable_uuid
-from .nsx import Fault, Response, SimControls, make_handler
+from .controls import Fault, Response, SimControls, make_handler
 
 CLUSTERS_PATH = "/api/vcenter/namespace-management/clusters"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from lab.faults import Fault
 from lab.runtime import LabRuntime
+from lab.sim.wcp import TOKEN_HEADER
 
 
 @dataclass
@@ -34,8 +35,10 @@ def run_in_lab(lab: LabRuntime, report_dir: Path, *args: str) -> LabRun:
     summary = json.loads((latest[0] / "summary.json").read_text())
     # the lab's canary secrets never reach an artifact, whatever the fault
     texts = [p.read_text(errors="replace") for p in latest[0].resolve().iterdir()] + [done.stdout, done.stderr]
-    for secret in (lab.nsx_password, lab.vc_password, lab.kube_token):
+    for secret in (lab.nsx_password, lab.vc_password, lab.kube_token, lab.login_password, lab.login_key):
         assert not any(secret in text for text in texts), "a lab secret leaked into the report or the output"
+    # the login's session tokens live in the simulators only; every one of them begins like this
+    assert not any(TOKEN_HEADER in text for text in texts), "a login session token leaked into the report"
     return LabRun(done.returncode, summary, done.stdout, seconds)
 
 

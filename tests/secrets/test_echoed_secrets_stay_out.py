@@ -58,3 +58,43 @@ def test_a_credential_in_an_exclusion_reason_reaches_no_artifact(start_stack, su
     written["stdout"], written["stderr"] = run.result.stdout, run.result.stderr
     for name, text in written.items():
         assert canary not in text, f"expected {canary} masked in {name}; observed it in the text"
+
+
+def test_the_login_password_and_session_token_reach_no_artifact(start_stack, suite, tmp_path: Path) -> None:
+    """kubectl vsphere login (WCP-LOGIN-001): the password the run sends and the token it gets back, also when
+    the login is refused and the appliance echoes both in its answer."""
+    from lab.sim.wcp import WcpLogin
+
+    stack = start_stack()
+    password = "login-canary-" + "5c1e9a7d"
+    login_port, api_port = stack.vip_ports
+    wcp = WcpLogin("devops@vsphere.local", password, "jwtkey-canary-0b7f", login_ports=frozenset({login_port}))
+    stack.kube.wcp = wcp
+    data = stack.inventory_data()
+    (stack.workdir / "login-password").write_text(password + "\n")
+    data["login"] = {"enabled": True, "user": "devops@vsphere.local", "password": {"file": "login-password"},
+                     "port": login_port, "api_port": api_port}
+    inventory = stack.write_inventory(data)
+    ok = suite(inventory, "-m", "login", *LOUD)
+    assert ok.result.exit_code == 0, ok.result.stdout[-3000:]
+    assert set(ok.outcomes("WCP-LOGIN-001").values()) == {"passed"}
+    (token,) = wcp.issued
+    original = wcp.answer
+
+    def echoing(method: str, path: str, headers: dict[str, str], port: int) -> tuple[int, dict[str, str], bytes]:
+        original(method, path, headers, port)  # issues a second token, then refuses and echoes both
+        echoed = f'{{"message":"no role for devops with {password}; token {wcp.issued[-1]}"}}'.encode()
+        return 401, {"Content-Type": "application/json"}, echoed
+
+    wcp.answer = echoing  # type: ignore[method-assign]
+    refused = suite(inventory, "-m", "login", *LOUD)
+    assert refused.result.exit_code == 1, refused.result.stdout[-3000:]
+    (entry,) = refused.entries("WCP-LOGIN-001")
+    assert "SSO refused devops@vsphere.local" in entry["cause"]
+    assert any("no role for devops with ********" in line for line in entry["evidence"])
+    written = everything_written(tmp_path / "reports")
+    for run in (ok, refused):
+        written[f"{run.run_dir} stdout"], written[f"{run.run_dir} stderr"] = run.result.stdout, run.result.stderr
+    for name, text in written.items():
+        for canary in (password, token, wcp.issued[-1], wcp.key):
+            assert canary not in text, f"expected {canary[:12]}... masked in {name}; observed it in the text"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lab.model import ServicePortSpec, ServiceSpec, SupervisorModel
-from lab.sim.kube import EXPIRED_MESSAGE, human_duration
+from lab.sim.kube_status import EXPIRED_MESSAGE
+from lab.sim.kube_tables import human_duration
 from tests.sim.kube_fixtures import TOKEN, KubeLab, kube_lab, raw_request
 
 TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from lab.model import SupervisorModel
-from lab.sim.nsx import MAX_DELAY_S
+from lab.sim.controls import MAX_DELAY_S
 from tests.sim.conftest import RunningNsx
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "nsx"
@@ -292,4 +292,4 @@ def test_delays_are_applied_and_bounded(nsx_sim: RunningNsx) -> None:
     assert time.monotonic() - start >= 0.4
     nsx_sim.app.clear_faults()
     nsx_sim.app.delay(10**6)
-    assert nsx_sim.app._delay_for("/") == MAX_DELAY_S
+    assert nsx_sim.app.delays.for_path("/") == MAX_DELAY_S

@@ -7,6 +7,7 @@ servers on 127.0.0.1 (one handshake, no request), and the VIP's certificate from
 from __future__ import annotations
 
 import socket
+import ssl
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -16,11 +17,18 @@ import trustme
 
 from lab.sim.server import SimServer
 from lab.tls import LabCA
-from wcp_acceptance.checks.cert import check_cert_days
+from wcp_acceptance.checks.cert import check_cert_days, judge_chain
 from wcp_acceptance.finding import CheckFailed, ObservationError, expect
 from wcp_acceptance.inventory.model import CertificatesSpec, Timeouts
 from wcp_acceptance.plan import cert_endpoints
-from wcp_acceptance.probes.cert import CertObservation, ca_certificates, from_vip, issuer_chain, observe_cert
+from wcp_acceptance.probes.cert import (
+    CertObservation,
+    ca_certificates,
+    from_vip,
+    issuer_chain,
+    judged,
+    observe_cert,
+)
 from wcp_acceptance.probes.vip import PeerCertificate, TcpStep, TlsStep, VipObservation, decode_certificate
 from wcp_acceptance.targets import CertEndpoint
 
@@ -75,8 +83,9 @@ def test_below_warn_days_is_a_major_failure_naming_subject_issuer_notafter_and_t
     finding = check_cert_days(observation(leaf, (ca_of(ca),)), LIMITS)
     assert not finding.ok
     assert finding.severity == "major"
-    assert finding.observed == (f"certificate {leaf.subject} issued by {leaf.issuer}, notAfter "
-                                f"{leaf.not_after:%Y-%m-%dT%H:%M:%SZ}: 20 days left, below warn_days 30")
+    assert finding.observed == (f"certificate {leaf.subject} (position 1 of 2 in the chain, served) issued by "
+                                f"{leaf.issuer}, notAfter {leaf.not_after:%Y-%m-%dT%H:%M:%SZ}: 20 days left, "
+                                "below warn_days 30")
     assert "warn_days 30, fail_days 7" in finding.expected
     assert "NSX manager's certificate was not renewed" in finding.cause
     message = finding.message()
@@ -90,7 +99,8 @@ def test_below_fail_days_is_critical(ca: trustme.CA) -> None:
     finding = check_cert_days(observation(issued(ca, days_left=5.5)), LIMITS)
     assert (finding.ok, finding.severity) == (False, "critical")
     assert "5 days left, below fail_days 7" in finding.observed
-    assert "issuing CA: not found" in "\n".join(finding.evidence)
+    assert "issuing CA of CN=nsx.corp.local" in "\n".join(finding.evidence)
+    assert "not found in /etc/wcp/nsx-ca.pem" in "\n".join(finding.evidence)
 
 
 def test_days_left_are_whole_days_rounded_down(ca: trustme.CA) -> None:
@@ -126,7 +136,8 @@ def test_a_chain_ca_running_out_fails_even_when_the_leaf_is_fine(ca: trustme.CA)
     short = PeerCertificate(root.subject, root.subject, (), (), root.not_before, NOW + timedelta(days=10.5), "ab")
     finding = check_cert_days(observation(leaf, (short,)), LIMITS)
     assert finding.severity == "major"
-    assert finding.observed.startswith(f"issuing CA certificate {root.subject}")
+    assert finding.observed.startswith(f"issuing CA certificate {root.subject} (position 2 of 2 in the chain, from "
+                                       "the CA file)")
     assert "10 days left, below warn_days 30" in finding.observed
     assert "renew the CA" in finding.cause
 
@@ -265,3 +276,118 @@ def test_the_endpoints_come_from_the_inventory() -> None:
                                                       + ("" if ":" in m.removeprefix("https://") else ":443")
                                                       for m in inventory.nsx.managers]
     assert ids[-1].startswith("vcenter ")
+
+
+# ---- the chain the endpoint serves: intermediates from the handshake, named by position ----------------------
+
+
+def test_an_intermediate_running_out_names_its_subject_and_position(ca: trustme.CA) -> None:
+    leaf = issued(ca, days_left=300)
+    root = ca_of(ca)
+    intermediate = PeerCertificate("CN=Corp Issuing CA 2", root.subject, (), (), NOW - timedelta(days=400),
+                                   NOW + timedelta(days=5.5), "cd")
+    obs = observation(leaf, (root,))
+    obs = CertObservation(obs.endpoint, obs.ca_file, NOW, obs.tls, leaf, (root,), served=(intermediate,))
+    finding = check_cert_days(obs, LIMITS)
+    assert (finding.ok, finding.severity) == (False, "critical")
+    assert finding.observed == (f"intermediate CA certificate CN=Corp Issuing CA 2 (position 2 of 3 in the chain, "
+                                f"served) issued by {root.subject}, notAfter "
+                                f"{intermediate.not_after:%Y-%m-%dT%H:%M:%SZ}: 5 days left, below fail_days 7")
+    assert "intermediate CA that the NSX manager sends" in finding.cause
+    evidence = "\n".join(finding.evidence)
+    assert "served chain: the leaf and 1 more certificate sent in the handshake" in evidence
+    assert "2. intermediate CA certificate (served): subject CN=Corp Issuing CA 2" in evidence
+    assert f"3. issuing CA certificate (from the CA file): subject {root.subject}" in evidence
+
+
+def test_a_pass_names_the_soonest_ca_of_the_chain_with_its_position(ca: trustme.CA) -> None:
+    leaf = issued(ca, days_left=300)
+    intermediate = PeerCertificate("CN=Corp Issuing CA 2", "CN=Corp Root", (), (), NOW - timedelta(days=400),
+                                   NOW + timedelta(days=200.5), "cd")
+    obs = CertObservation(NSX, NSX.ca_file, NOW, observation(leaf).tls, leaf, (), served=(intermediate,))
+    finding = expect(check_cert_days(obs, LIMITS))
+    assert "its CA CN=Corp Issuing CA 2 (position 2 of 2 in the chain, served) until" in finding.observed
+    assert "(200 days left)" in finding.observed
+
+
+def test_an_unknown_served_chain_is_said_in_the_evidence(ca: trustme.CA) -> None:
+    leaf = issued(ca, days_left=5.5)
+    obs = CertObservation(NSX, NSX.ca_file, NOW, observation(leaf).tls, leaf, (ca_of(ca),),
+                          served_note="this Python's ssl cannot hand out the certificates the server sent")
+    evidence = "\n".join(check_cert_days(obs, LIMITS).evidence)
+    assert "served chain: not known (this Python's ssl cannot hand out" in evidence
+
+
+def _chained_server(ca: LabCA, tmp_path: Path, *, intermediate_days: float | None = None) -> tuple[SimServer, Path]:
+    ca_file = ca.save(tmp_path / "saved")
+    lab = LabCA.load(tmp_path / "saved")
+    server = SimServer(_Silent, None, lab.server_context("127.0.0.1", via=lab.intermediate(intermediate_days)))
+    return server, ca_file
+
+
+def test_the_probe_reads_the_intermediate_the_server_sends(tmp_path: Path) -> None:
+    server, ca_file = _chained_server(LabCA(), tmp_path, intermediate_days=5.5)
+    with server:
+        obs = observe_cert(_endpoint(server, ca_file), FAST)
+    assert obs.served_note == ""
+    assert [c.subject for c in obs.served] == ["CN=wcp-lab intermediate CA,O=wcp-lab"]
+    assert [c.subject for c in obs.chain] == [c.subject for c in ca_certificates(ca_file)]  # the root, not sent
+    finding = check_cert_days(obs, LIMITS)
+    assert finding.severity == "critical"
+    assert finding.observed.startswith("intermediate CA certificate CN=wcp-lab intermediate CA,O=wcp-lab (position 2 "
+                                       "of 3 in the chain, served)")
+    assert "5 days left, below fail_days 7" in finding.observed
+
+
+def test_the_lab_intermediate_is_saved_once_and_served_by_every_loader(tmp_path: Path) -> None:
+    ca = LabCA()
+    ca.save(tmp_path / "saved")
+    first, second = LabCA.load(tmp_path / "saved"), LabCA.load(tmp_path / "saved")
+    assert first.intermediate().cert_pem.bytes() == second.intermediate().cert_pem.bytes()
+    server, ca_file = _chained_server(ca, tmp_path / "again")
+    with server:
+        obs = observe_cert(_endpoint(server, ca_file), FAST)
+    assert expect(check_cert_days(obs, LIMITS)).ok
+
+
+def test_a_served_root_is_judged_once_as_served(tmp_path: Path) -> None:
+    root = trustme.CA()
+    ca_file = tmp_path / "root.pem"
+    root.cert_pem.write_to_path(str(ca_file))
+    leaf = root.issue_cert("127.0.0.1")
+    served_root = decode_certificate(_der(root.cert_pem.bytes()))
+    tls = TlsStep("verified", "127.0.0.1", 0.01, 5.0, certificate=decode_certificate(_der(leaf.cert_chain_pems[0]
+                                                                                       .bytes())),
+                  served=(served_root,))
+
+    obs = judged(_endpoint_at(ca_file), ca_file, NOW, TcpStep("ok", "", 0.01, 5.0), tls)
+    assert obs.served == (served_root,)
+    assert obs.chain == ()  # the root was sent: not counted twice from the CA file
+    assert [(j.role, j.position, j.served) for j in judge_chain(obs, LIMITS)] == [
+        ("certificate", 1, True), ("root CA certificate", 2, True)]
+
+
+def _endpoint_at(ca_file: Path) -> CertEndpoint:
+    return CertEndpoint("nsx", "127.0.0.1", 443, "127.0.0.1", ca_file)
+
+
+def test_a_python_that_cannot_read_the_sent_chain_says_so() -> None:
+    from typing import cast
+
+    from wcp_acceptance.probes.vip import served_chain
+
+    class _Bare:  # neither SSLSocket.get_unverified_chain (3.13+) nor CPython's _sslobj one
+        pass
+
+    ders, note = served_chain(cast("ssl.SSLSocket", _Bare()))
+    assert (ders, note) == ((), "this Python's ssl cannot hand out the certificates the server sent (only its leaf)")
+
+
+def test_an_expired_leaf_still_shows_the_intermediate_sent_with_it(tmp_path: Path) -> None:
+    ca = LabCA()
+    ca_file = ca.save(tmp_path / "saved")
+    lab = LabCA.load(tmp_path / "saved")
+    with SimServer(_Silent, None, lab.server_context("127.0.0.1", days_left=-2, via=lab.intermediate())) as server:
+        obs = observe_cert(_endpoint(server, ca_file), FAST)
+    assert (obs.tls.outcome, obs.tls.verify_code) == ("verify_failed", 10)  # read on the second, unverified handshake
+    assert [c.subject for c in obs.served] == ["CN=wcp-lab intermediate CA,O=wcp-lab"]

@@ -16,6 +16,9 @@ from tests.sim.conftest import ApiLabCa, RunningNsx
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.secret import Secret
 from wcp_acceptance.transport.http import (
+    ALL_NON_GET,
+    SESSION_ENDPOINTS,
+    WCP_LOGIN,
     ApiError,
     ApiTimeout,
     ApiTlsError,
@@ -89,7 +92,9 @@ def listener() -> Iterator[Listener]:
     lambda s: s.request("POST", "/api/session/create"),
     lambda s: s._http.post(s.base_url + "/policy/api/v1/infra/segments/x", timeout=1),  # under the public API
     lambda s: s._http.delete(s.base_url + "/api/session?x=1", timeout=1),
-], ids=["post", "put", "patch", "delete", "request POST", "raw requests POST", "raw DELETE with a query"])
+    lambda s: s._http.post(s.base_url + "/wcp/login", timeout=1),  # the login client's POST, never an API session's
+], ids=["post", "put", "patch", "delete", "request POST", "raw requests POST", "raw DELETE with a query",
+        "raw POST /wcp/login"])
 def test_writes_are_refused_before_any_connection(listener: Listener, api_lab_ca: ApiLabCa,
                                                   attempt: Callable[[ReadOnlySession], object]) -> None:
     session = ReadOnlySession(listener.url, ca_file=api_lab_ca.ca_file, username="admin", password=Secret("x"),
@@ -112,6 +117,17 @@ def test_only_get_reaches_the_simulator(nsx_sim: RunningNsx) -> None:
     sent = {(r.method, r.path) for r in nsx_sim.app.requests}
     assert {m for m, _ in sent} == {"GET", "POST"}
     assert {p for m, p in sent if m == "POST"} == {"/api/session/create", "/api/session/destroy"}
+
+
+def test_every_request_but_a_get_the_suite_can_send_is_listed() -> None:
+    """The read-only proof: these fixed (method, path) pairs are all a run may send besides GETs; /wcp/login only
+    from the login client, and only when the inventory opts in (tests/unit/test_login.py)."""
+    assert {(e.method, e.path) for e in ALL_NON_GET} == {
+        ("POST", "/api/session/create"), ("POST", "/api/session/destroy"),  # NSX session login / logout
+        ("POST", "/api/session"), ("DELETE", "/api/session"),  # vCenter session login / logout
+        ("POST", "/wcp/login"),  # kubectl vsphere login (WCP-LOGIN-001), opt-in
+    }
+    assert WCP_LOGIN not in SESSION_ENDPOINTS  # the NSX and vCenter sessions refuse it
 
 
 # ---- trust: the inventory CA wins over the environment -------------------------------------------------------

@@ -1,10 +1,13 @@
 """Certificate lifetime check: a pure function ``CertObservation -> Finding``.
 
-WCP-CERT-001  every certificate an endpoint serves (its leaf and the CA certificates it chains to)
-              has at least ``certificates.warn_days`` days left. Fewer: failed, severity major (plan the
+WCP-CERT-001  every certificate an endpoint serves (its leaf and the intermediates it sends in the
+              handshake) and the CA certificates of the CA file above them has at least
+              ``certificates.warn_days`` days left. Fewer: failed, severity major (plan the
               renewal). Fewer than ``fail_days``, expired or not yet valid: failed, critical.
 
 Days left are whole days until notAfter, rounded down, counted from when the handshake was made.
+Each certificate is named by its role, subject and position in the chain (1 is the leaf), and whether
+the endpoint served it or it came from the CA file.
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ RENEW = {
 class Judged:
     """One certificate of the chain, judged against the thresholds."""
 
-    role: str  # "certificate" (the leaf) or "issuing CA certificate"
+    role: str  # "certificate" (the leaf), "intermediate CA certificate", "root CA certificate", "issuing CA ..."
     cert: PeerCertificate
     days_left: int  # negative when expired
     grade: Grade
     state: Literal["valid", "expired", "not yet valid"]
     days_ago: int = 0  # whole days since it expired, rounded down
+    position: int = 1  # in the chain: 1 is the leaf, then what the endpoint sent, then the CA file's
+    served: bool = True  # sent by the endpoint in the handshake (False: from the inventory's CA file)
 
 
 def days_left(cert: PeerCertificate, obs: CertObservation) -> int:
@@ -51,15 +56,30 @@ def days_left(cert: PeerCertificate, obs: CertObservation) -> int:
     return int((cert.not_after - obs.observed_at).total_seconds() // DAY_S)
 
 
-def judge(role: str, cert: PeerCertificate, obs: CertObservation, limits: CertificatesSpec) -> Judged:
+def judge(role: str, cert: PeerCertificate, obs: CertObservation, limits: CertificatesSpec, *, position: int = 1,
+          served: bool = True) -> Judged:
     left = days_left(cert, obs)
     if cert.not_before > obs.observed_at:
-        return Judged(role, cert, left, "critical", "not yet valid")
+        return Judged(role, cert, left, "critical", "not yet valid", position=position, served=served)
     if cert.not_after <= obs.observed_at:
         ago = int((obs.observed_at - cert.not_after).total_seconds() // DAY_S)
-        return Judged(role, cert, left, "critical", "expired", ago)
+        return Judged(role, cert, left, "critical", "expired", ago, position=position, served=served)
     grade: Grade = "critical" if left < limits.fail_days else "major" if left < limits.warn_days else "ok"
-    return Judged(role, cert, left, grade, "valid")
+    return Judged(role, cert, left, grade, "valid", position=position, served=served)
+
+
+def _served_role(cert: PeerCertificate) -> str:
+    return "root CA certificate" if cert.subject == cert.issuer else "intermediate CA certificate"
+
+
+def judge_chain(obs: CertObservation, limits: CertificatesSpec) -> list[Judged]:
+    """The leaf, what the endpoint sent after it, then the CA file's certificates above them, in chain order."""
+    judged = [judge("certificate", obs.leaf, obs, limits)]
+    for cert in obs.served:
+        judged.append(judge(_served_role(cert), cert, obs, limits, position=len(judged) + 1))
+    for cert in obs.chain:
+        judged.append(judge("issuing CA certificate", cert, obs, limits, position=len(judged) + 1, served=False))
+    return judged
 
 
 def _days(n: int) -> str:
@@ -84,9 +104,14 @@ def _state_text(j: Judged, limits: CertificatesSpec) -> str:
     return text
 
 
-def _one_line(j: Judged, limits: CertificatesSpec) -> str:
-    return (f"{j.role} {j.cert.subject or '(empty subject)'} issued by {j.cert.issuer or '(empty issuer)'}, "
-            f"notAfter {iso_utc(j.cert.not_after)}: {_state_text(j, limits)}")
+def _where(j: Judged, total: int) -> str:
+    """``position 2 of 3 in the chain, served`` (the leaf is 1)."""
+    return f"position {j.position} of {total} in the chain, {'served' if j.served else 'from the CA file'}"
+
+
+def _one_line(j: Judged, limits: CertificatesSpec, total: int) -> str:
+    return (f"{j.role} {j.cert.subject or '(empty subject)'} ({_where(j, total)}) issued by "
+            f"{j.cert.issuer or '(empty issuer)'}, notAfter {iso_utc(j.cert.not_after)}: {_state_text(j, limits)}")
 
 
 def _evidence(obs: CertObservation, judged: list[Judged], limits: CertificatesSpec) -> list[str]:
@@ -95,12 +120,21 @@ def _evidence(obs: CertObservation, judged: list[Judged], limits: CertificatesSp
     evidence = [f"TLS to {obs.endpoint.host}:{obs.endpoint.port} with server name {tls.server_name} "
                 f"({how}) at {iso_utc(obs.observed_at)}: {tls.outcome}"
                 + (f" ({tls.verify_message}, X509 error {tls.verify_code})" if tls.verify_code is not None else "")]
+    if obs.served_note:
+        evidence.append(f"served chain: not known ({obs.served_note}); the leaf and the CA file's certificates "
+                        "it chains to are judged")
+    else:
+        evidence.append(f"served chain: the leaf and {len(obs.served)} more certificate"
+                        f"{'' if len(obs.served) == 1 else 's'} sent in the handshake")
     for j in judged:
-        evidence.append(f"{j.role}: subject {j.cert.subject or '(empty)'}; issuer {j.cert.issuer or '(empty)'}; "
+        evidence.append(f"{j.position}. {j.role} ({'served' if j.served else 'from the CA file'}): subject "
+                        f"{j.cert.subject or '(empty)'}; issuer {j.cert.issuer or '(empty)'}; "
                         f"valid {iso_utc(j.cert.not_before)} .. {iso_utc(j.cert.not_after)}; "
                         f"{_state_text(j, limits)}; sha256 {j.cert.sha256}")
-    if not obs.chain:
-        evidence.append(f"issuing CA: not found in {obs.ca_file} by the leaf's issuer name (only the leaf is judged)")
+    last = judged[-1].cert
+    if last.issuer != last.subject:
+        evidence.append(f"issuing CA of {last.subject or '(empty subject)'}: not found in {obs.ca_file} by its "
+                        "issuer name (the chain is judged up to it)")
     evidence.append(f"thresholds: {_thresholds(limits)} (inventory certificates)")
     evidence.append(f"trusted CA file: {obs.ca_file}")
     return evidence
@@ -109,10 +143,11 @@ def _evidence(obs: CertObservation, judged: list[Judged], limits: CertificatesSp
 def check_cert_days(obs: CertObservation, limits: CertificatesSpec) -> Finding:
     """WCP-CERT-001: every certificate the endpoint serves has at least warn_days days left."""
     target = str(obs.endpoint)
-    judged = [judge("certificate", obs.leaf, obs, limits)]
-    judged += [judge("issuing CA certificate", ca, obs, limits) for ca in obs.chain]
-    expected = (f"the certificates {WHO[obs.endpoint.role]} serves (the leaf and the CA certificates it chains to) "
-                f"valid now with at least {_days(limits.warn_days)} left ({_thresholds(limits)})")
+    judged = judge_chain(obs, limits)
+    total = len(judged)
+    expected = (f"the certificates {WHO[obs.endpoint.role]} serves (the leaf and the intermediates it sends) and the "
+                f"CA certificates above them valid now with at least {_days(limits.warn_days)} left "
+                f"({_thresholds(limits)})")
     worst = max(judged, key=lambda j: (RANK[j.grade], -j.days_left))
     if worst.grade == "ok":
         leaf = judged[0]
@@ -120,18 +155,22 @@ def check_cert_days(obs: CertObservation, limits: CertificatesSpec) -> Finding:
                     f"({_days(leaf.days_left)} left)")
         if len(judged) > 1:
             soonest = min(judged[1:], key=lambda j: j.days_left)
-            observed += (f"; its CA {soonest.cert.subject} until {iso_utc(soonest.cert.not_after)} "
-                         f"({_days(soonest.days_left)} left)")
+            observed += (f"; its CA {soonest.cert.subject} ({_where(soonest, total)}) until "
+                         f"{iso_utc(soonest.cert.not_after)} ({_days(soonest.days_left)} left)")
         return passed(CERT_DAYS, target, expected, observed)
-    observed = _one_line(worst, limits)
+    observed = _one_line(worst, limits, total)
     others = [j for j in judged if j is not worst and j.grade != "ok"]
     if others:
-        observed += "; also " + "; ".join(_one_line(j, limits) for j in others)
+        observed += "; also " + "; ".join(_one_line(j, limits, total) for j in others)
     if worst.state == "not yet valid":
         cause = ("clock skew between the runner and the endpoint, or a certificate issued with a start date in the "
                  "future (check NTP on both)")
     elif worst.role == "certificate":
         cause = RENEW[obs.endpoint.role]
+    elif worst.served and worst.role == "intermediate CA certificate":
+        cause = (f"the intermediate CA that {WHO[obs.endpoint.role]} sends with its certificate runs out: renew that "
+                 "intermediate (or re-issue the certificate from a current one) and install the new chain, or "
+                 "clients stop trusting it when the intermediate expires, however long the leaf has left")
     else:
         cause = (f"the CA that issued {WHO[obs.endpoint.role]}'s certificate runs out: renew the CA and re-issue the "
                  "certificates it signed, and give the inventory's CA file the new CA")

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from ipaddress import IPv4Network
 
 from wcp_acceptance.checks.routing import PathDiagnosis, diagnose_path, is_one_of
 from wcp_acceptance.finding import Finding, failed, passed
 from wcp_acceptance.iproute import PolicyRouting
-from wcp_acceptance.observations import DnsObservation, ResolverObservation
+from wcp_acceptance.observations import DnsObservation, EgressObservation, ResolverObservation
 
 A_CHECK_ID = "WCP-DNS-001"
 PTR_CHECK_ID = "WCP-DNS-002"
@@ -121,7 +122,43 @@ def _routing_cause(diag: PathDiagnosis, obs: DnsObservation, workload_dns: Colle
     return cause
 
 
-def _path_cause(diag: PathDiagnosis | None, obs: DnsObservation) -> str:
+SEED_RETURN_ROUTE = "172.16.0.0/16"  # the seed's author added this static route on the DNS server
+
+
+def workload_no_reply_cause(server: object, vm: str, iface: str, egress: EgressObservation | None,
+                            egress_range: IPv4Network | None) -> str | None:
+    """Why a query from the workload network got nothing back, told apart by the same VM's egress datagram.
+
+    The egress observer (WCP-EGR-001) sees whether workload traffic reaches the management network at all,
+    and with which source: arrived as the egress IP means the query reached the server and its reply has no
+    way back (the server lacks a return route for the egress range); nothing arrived means the egress path
+    drops it before any server. None when the run has no egress observation for this VM."""
+    if egress is None or egress.sender_error:
+        return None
+    egress_ip = egress.probe.egress_ip
+    where = f"the egress range {egress_range}" if egress_range is not None else f"the egress IP {egress_ip}"
+    if egress.arrived and egress.seen_source == str(egress_ip):
+        return (
+            f"the query reaches the management network (the egress observer got {vm}/{iface}'s datagram from the "
+            f"egress IP {egress_ip}), but {server} sends no reply back: the DNS server has no return route for "
+            f"{where} (the seed's author had to add a static route for {SEED_RETURN_ROUTE} on the dual-homed DNS "
+            "server, via the router peered with the edge)"
+        )
+    if egress.arrived:
+        return (
+            f"workload traffic leaves without SNAT (the egress observer got {vm}/{iface}'s datagram from "
+            f"{egress.seen_source}, not the egress IP {egress_ip}): {server} has no return route for that source"
+        )
+    icmp = f", only {egress.icmp_error}" if egress.icmp_error else ""
+    return (
+        f"workload traffic from {vm}/{iface} never arrives on the management network (the egress observer got "
+        f"nothing from this VM either{icmp}): the egress path drops it (the edge or an NSX gateway firewall, a "
+        "missing BGP route), before any DNS server"
+    )
+
+
+def _path_cause(diag: PathDiagnosis | None, obs: DnsObservation, egress: EgressObservation | None = None,
+                egress_range: IPv4Network | None = None) -> str:
     """The cause when the query left the probe's own interface and nothing came back."""
     probe = obs.probe
     server = probe.server
@@ -143,6 +180,9 @@ def _path_cause(diag: PathDiagnosis | None, obs: DnsObservation) -> str:
             return f"the source address {probe.source.ip} is not configured on {probe.vm}"
         return f"the VM refuses to send to {server} from {probe.source.ip}: no route or a local firewall"
     if on_workload:
+        told = workload_no_reply_cause(server, probe.vm, probe.iface, egress, egress_range)
+        if told is not None:
+            return told
         return (
             f"the DNS server {server} has no return route to the egress network the workload traffic is SNATed to "
             f"(or to {probe.source.network} without NAT), or egress from the workload network is blocked "
@@ -154,8 +194,21 @@ def _path_cause(diag: PathDiagnosis | None, obs: DnsObservation) -> str:
     )
 
 
+def egress_evidence(egress: EgressObservation | None) -> list[str]:
+    """The egress datagram's fate, as evidence for a workload query that got nothing back."""
+    if egress is None:
+        return []
+    if egress.sender_error:
+        return [f"egress datagram from {egress.probe.vm}/{egress.probe.iface}: not sent ({egress.sender_error})"]
+    seen = f"arrived from {egress.seen_source}" if egress.arrived else "never arrived"
+    icmp = f", ICMP {egress.icmp_error}" if egress.icmp_error else ""
+    return [f"egress datagram from {egress.probe.vm}/{egress.probe.iface} to the observer {egress.probe.observer}: "
+            f"{seen} (egress IP {egress.probe.egress_ip}{icmp})"]
+
+
 def _failure_cause(
-    obs: DnsObservation, routing: PolicyRouting | None, workload_dns: Collection[object], route_get_raw: str | None
+    obs: DnsObservation, routing: PolicyRouting | None, workload_dns: Collection[object], route_get_raw: str | None,
+    egress: EgressObservation | None = None, egress_range: IPv4Network | None = None,
 ) -> tuple[str, list[str]]:
     """Likely cause and routing evidence for an outcome with no DNS reply."""
     probe = obs.probe
@@ -165,7 +218,9 @@ def _failure_cause(
         steering = _routing_cause(diag, obs, workload_dns)
         if steering is not None:
             return steering, evidence
-    cause = _path_cause(diag, obs)
+    cause = _path_cause(diag, obs, egress, egress_range)
+    if egress is not None and egress.probe.iface == obs.probe.iface and obs.outcome == "no_reply":
+        evidence += egress_evidence(egress)
     if diag is None:
         cause += " (ip rule and ip route were not read, so policy routing is not ruled out)"
     return cause, evidence
@@ -220,10 +275,12 @@ def _non_answer(
     routing: PolicyRouting | None,
     workload_dns: Collection[object],
     route_get_raw: str | None,
+    egress: EgressObservation | None = None,
+    egress_range: IPv4Network | None = None,
 ) -> Finding:
     evidence = _query_evidence(obs)
     if obs.outcome in _NO_PACKET_BACK:
-        cause, routing_evidence = _failure_cause(obs, routing, workload_dns, route_get_raw)
+        cause, routing_evidence = _failure_cause(obs, routing, workload_dns, route_get_raw, egress, egress_range)
         evidence += routing_evidence
     else:
         cause = _rcode_cause(obs)
@@ -235,12 +292,16 @@ def check_a_record(
     routing: PolicyRouting | None = None,
     workload_dns: Collection[object] = (),
     route_get_raw: str | None = None,
+    egress: EgressObservation | None = None,
+    egress_range: IPv4Network | None = None,
 ) -> Finding:
     """WCP-DNS-001: the A query from the interface's address gets an answer holding the expected address.
 
     ``routing`` (the VM's rules and tables) and ``route_get_raw`` (the VM's ``ip -j route get
     SERVER from SOURCE``) explain a query that got nothing back; ``workload_dns`` lets the cause
-    name a management DNS server that is also a workload DNS server.
+    name a management DNS server that is also a workload DNS server. ``egress`` (the same VM's
+    WCP-EGR-001 datagram, when the run made it) and ``egress_range`` tell a workload query with no reply
+    apart: the query arrived and the DNS server has no return route, or it never left the egress path.
     """
     if obs.rtype != "A":
         raise ValueError(f"check_a_record needs an A observation, got {obs.rtype} for {obs.qname}")
@@ -248,7 +309,7 @@ def check_a_record(
     want = probe.expected_address
     expected = f"an A record {want}" if want is not None else "an A record"
     if obs.outcome != "answer":
-        return _non_answer(A_CHECK_ID, obs, expected, routing, workload_dns, route_get_raw)
+        return _non_answer(A_CHECK_ID, obs, expected, routing, workload_dns, route_get_raw, egress, egress_range)
     target = _target(obs)
     addresses = tuple(a.strip() for a in obs.answers)
     if obs.truncated and (want is None and not addresses or want is not None and str(want) not in addresses):
@@ -281,6 +342,8 @@ def check_ptr_round_trip(
     routing: PolicyRouting | None = None,
     workload_dns: Collection[object] = (),
     route_get_raw: str | None = None,
+    egress: EgressObservation | None = None,
+    egress_range: IPv4Network | None = None,
 ) -> Finding:
     """WCP-DNS-002: the PTR of ``probe.expected_address`` names ``probe.name``.
 
@@ -293,7 +356,7 @@ def check_ptr_round_trip(
         raise ValueError(f"{probe}: a PTR round trip needs the probe's expected_address")
     expected = f"PTR {obs.qname} -> {probe.name}"
     if obs.outcome != "answer":
-        return _non_answer(PTR_CHECK_ID, obs, expected, routing, workload_dns, route_get_raw)
+        return _non_answer(PTR_CHECK_ID, obs, expected, routing, workload_dns, route_get_raw, egress, egress_range)
     target = _target(obs)
     names = tuple(_name(a) for a in obs.answers if a.strip())
     if obs.truncated and _name(probe.name) not in names:

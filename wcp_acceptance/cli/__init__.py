@@ -1,4 +1,5 @@
-"""The ``wcp-acceptance`` command: ``run`` the packaged suite, list the ``checks``, ``diff`` two runs."""
+"""The ``wcp-acceptance`` command: ``run`` the packaged suite, list the ``checks``, ``diff`` two runs, ``discover``
+an inventory."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from wcp_acceptance import __version__
-from wcp_acceptance.cli import checks, diff, run
+from wcp_acceptance.cli import checks, diff, discover, run
 
-COMMANDS = (run, checks, diff)
+COMMANDS = (run, checks, diff, discover)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

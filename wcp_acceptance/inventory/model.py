@@ -381,6 +381,27 @@ class VcenterSpec(_Model):
         return value
 
 
+class LoginSpec(_Model):
+    """Optional, opt-in: ``kubectl vsphere login`` as ``user`` (WCP-LOGIN-001), the suite's one POST beyond sessions.
+
+    Without ``enabled: true`` the check does not run and says why; with it, ``user`` and ``password`` are needed.
+    """
+
+    enabled: StrictBool = False
+    user: Text | None = None  # an SSO user with a role on a vSphere Namespace, as user@domain
+    password: SecretValue | None = None
+    port: Port = 443  # where the API VIP serves /wcp/login (the Supervisor's: 443)
+    api_port: Port = 6443  # where the token is proved against kube-apiserver (the Supervisor's: 6443)
+
+    @model_validator(mode="after")
+    def _user_and_password_when_enabled(self) -> LoginSpec:
+        if self.enabled and self.user is None:
+            raise ValueError("@user: login.enabled needs the SSO user to log in as (like devops@vsphere.local)")
+        if self.enabled and self.password is None:
+            raise ValueError("@password: login.enabled needs the user's password ({env: VARIABLE} or {file: path})")
+        return self
+
+
 class ObserverSpec(_Model):
     address: Ipv4
     port: Port
@@ -478,6 +499,7 @@ class Inventory(_Model):
     kubernetes: KubernetesSpec
     nsx: NsxSpec
     vcenter: VcenterSpec | None = None
+    login: LoginSpec = LoginSpec()
     observer: ObserverSpec
     timeouts: Timeouts = Timeouts()
     certificates: CertificatesSpec = CertificatesSpec()

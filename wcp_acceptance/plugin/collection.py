@@ -24,6 +24,7 @@ from wcp_acceptance.targets import (
     RouteProbe,
     ServicePort,
     ServiceRef,
+    UpstreamProbe,
     VipPort,
 )
 
@@ -32,6 +33,7 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "dns_probe": plan.dns_probes,
     "ptr_probe": lambda inv: plan.dns_probes(inv, ptr_only=True),
     "resolver_probe": plan.resolver_probes,
+    "upstream_probe": plan.upstream_probes,
     "route_probe": plan.route_probes,
     "egress_probe": plan.egress_probes,
     "vip_port": plan.vip_ports,
@@ -42,8 +44,8 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "time_target": plan.time_targets,
     "mtu_probe": plan.mtu_probes,
 }
-TARGET_TYPES = (DnsProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort, ServiceRef,
-                CertEndpoint, ReturnPathProbe, ClockProbe, NtpProbe, MtuProbe)
+TARGET_TYPES = (DnsProbe, UpstreamProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort,
+                ServiceRef, CertEndpoint, ReturnPathProbe, ClockProbe, NtpProbe, MtuProbe)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

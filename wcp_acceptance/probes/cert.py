@@ -5,9 +5,10 @@ Each endpoint is observed once per run. An API VIP port reuses the VIP observati
 TLS handshake of its own (:func:`observe_cert`), verified against that endpoint's CA file for its
 name and bounded by the connect timeout, and closed without a request.
 
-The chain is the leaf the endpoint presents and the CA certificates of the CA file it chains to
-(Python's ``ssl`` before 3.13 hands out only the peer's leaf, so intermediates the server sends are
-known by the CA file that verified them).
+The chain is what the endpoint *serves* (its leaf, then the intermediates it sends in the handshake,
+in order: :func:`wcp_acceptance.probes.vip.served_chain`), then the CA certificates of the CA file
+above the last one served (the root a server need not send). Where this Python cannot read what was
+sent, the chain is the leaf and the CA file's certificates it chains to, and the evidence says so.
 
 What cannot be observed raises :class:`ObservationError` naming why (TCP refused or timed out, the
 TLS handshake failed, a certificate from a CA the inventory does not trust): an *error*, never a
@@ -54,8 +55,10 @@ class CertObservation:
     observed_at: datetime
     tls: TlsStep  # verified, or verify_failed with the certificate read (expired, not yet valid, other name)
     leaf: PeerCertificate
-    chain: tuple[PeerCertificate, ...]  # the leaf's issuer first, up to the root, from the CA file
+    chain: tuple[PeerCertificate, ...]  # from the CA file: the issuers above the last served certificate, nearest first
     shared_with: str = ""  # the checks whose handshake this is ("WCP-VIP-001..003" for a VIP port)
+    served: tuple[PeerCertificate, ...] = ()  # what the endpoint sent after its leaf, in its order
+    served_note: str = ""  # why what was sent after the leaf is not known ("" when it is)
 
     def __str__(self) -> str:
         return f"<CertObservation {self.endpoint} {self.leaf.subject} notAfter={self.leaf.not_after:%Y-%m-%d}>"
@@ -116,8 +119,11 @@ def judged(endpoint: CertEndpoint, ca_file: Path, observed_at: datetime, tcp: Tc
         evidence.append(f"trusted CA file: {ca_file}")
         raise ObservationError(str(endpoint), why or "no certificate was presented", evidence)
     leaf = tls.certificate
-    return CertObservation(endpoint, ca_file, observed_at, tls, leaf, issuer_chain(leaf, ca_certificates(ca_file)),
-                           shared_with)
+    served = tuple(c for c in tls.served if c.sha256 != leaf.sha256)[:MAX_CHAIN]
+    sent = {leaf.sha256, *(c.sha256 for c in served)}
+    above = tuple(c for c in issuer_chain(served[-1] if served else leaf, ca_certificates(ca_file))
+                  if c.sha256 not in sent)
+    return CertObservation(endpoint, ca_file, observed_at, tls, leaf, above, shared_with, served, tls.served_note)
 
 
 def from_vip(endpoint: CertEndpoint, vip: VipObservation) -> CertObservation:

@@ -43,6 +43,7 @@ X509_UNTRUSTED = frozenset({2, 18, 19, 20, 21})  # no path to a trusted CA / sel
 X509_NOT_YET_VALID = 9
 X509_EXPIRED = 10
 X509_NAME_MISMATCH = frozenset({62, 64})  # hostname / IP address mismatch
+ENCODING_DER = 2  # _ssl.ENCODING_DER: what _ssl.Certificate.public_bytes(2) returns (CPython 3.10-3.12)
 
 
 class TlsTarget(Protocol):
@@ -107,6 +108,10 @@ class TlsStep:
     protocol: str | None = None  # "TLSv1.3"
     certificate: PeerCertificate | None = None
     certificate_error: str = ""  # why the certificate could not be read, if it could not
+    # what the server sent after its leaf, in the order it sent them (intermediates, sometimes a root);
+    # ``served_note`` says why that is not known (then ``served`` is empty and proves nothing)
+    served: tuple[PeerCertificate, ...] = ()
+    served_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,8 +206,38 @@ def _tcp_connect(target: TlsTarget, timeout: float) -> tuple[TcpStep, socket.soc
     return TcpStep(outcome, detail, time.monotonic() - start, timeout), None
 
 
-def _read_certificate(target: TlsTarget, timeout: float) -> tuple[PeerCertificate | None, str]:
-    """An unverified handshake on a fresh connection, only to read the presented certificate."""
+def served_chain(tls: ssl.SSLSocket) -> tuple[tuple[bytes, ...], str]:
+    """The certificates the server sent in the handshake, leaf first, as DER; or () and why they cannot be read.
+
+    Python's ssl gives the peer's whole chain publicly only from 3.13 (``SSLSocket.get_unverified_chain``);
+    CPython 3.10 to 3.12 have the same C function on the socket's ``_sslobj``, returning ``_ssl.Certificate``
+    objects. Both are what the server *sent* (not the path OpenSSL built), which is what is to be judged."""
+    public = getattr(tls, "get_unverified_chain", None)  # Python 3.13+
+    try:
+        if public is not None:
+            return tuple(bytes(der) for der in public() or ()), ""
+        inner = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)  # CPython 3.10-3.12
+        if inner is None:
+            return (), "this Python's ssl cannot hand out the certificates the server sent (only its leaf)"
+        return tuple(cert.public_bytes(ENCODING_DER) for cert in inner() or ()), ""
+    except (ssl.SSLError, ValueError, TypeError, AttributeError) as exc:
+        return (), f"the certificates the server sent could not be read: {exc}"
+
+
+def _served_after_leaf(tls: ssl.SSLSocket) -> tuple[tuple[PeerCertificate, ...], str]:
+    ders, note = served_chain(tls)
+    if note:
+        return (), note
+    try:
+        return tuple(decode_certificate(der) for der in ders[1:]), ""
+    except ValueError as exc:
+        return (), f"a certificate the server sent after its leaf could not be decoded: {exc}"
+
+
+def _read_certificate(target: TlsTarget, timeout: float
+                      ) -> tuple[PeerCertificate | None, str, tuple[PeerCertificate, ...], str]:
+    """An unverified handshake on a fresh connection, only to read the presented certificate (and what it sent
+    after it)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -210,16 +245,17 @@ def _read_certificate(target: TlsTarget, timeout: float) -> tuple[PeerCertificat
         with socket.create_connection((target.host, target.port), timeout=timeout) as raw, \
                 context.wrap_socket(raw, server_hostname=target.server_name) as tls:
             der = tls.getpeercert(binary_form=True)
+            served, note = _served_after_leaf(tls)
     except TimeoutError:
-        return None, f"no certificate within {timeout:g} s (timeout) on a second, unverified handshake"
+        return None, f"no certificate within {timeout:g} s (timeout) on a second, unverified handshake", (), ""
     except (OSError, ssl.SSLError) as exc:
-        return None, f"second, unverified handshake failed: {exc}"
+        return None, f"second, unverified handshake failed: {exc}", (), ""
     if not der:
-        return None, "the server presented no certificate"
+        return None, "the server presented no certificate", (), ""
     try:
-        return decode_certificate(der), ""
+        return decode_certificate(der), "", served, note
     except ValueError as exc:
-        return None, f"the certificate could not be decoded: {exc}"
+        return None, f"the certificate could not be decoded: {exc}", (), ""
 
 
 def _tls_handshake(target: TlsTarget, sock: socket.socket, context: ssl.SSLContext,
@@ -232,10 +268,10 @@ def _tls_handshake(target: TlsTarget, sock: socket.socket, context: ssl.SSLConte
     except ssl.SSLCertVerificationError as exc:
         elapsed = time.monotonic() - start
         sock.close()
-        cert, cert_error = _read_certificate(target, timeout)
+        cert, cert_error, served, note = _read_certificate(target, timeout)
         return TlsStep("verify_failed", name, elapsed, timeout, verify_code=exc.verify_code,
                        verify_message=str(exc.verify_message or exc.reason or exc), certificate=cert,
-                       certificate_error=cert_error), None
+                       certificate_error=cert_error, served=served, served_note=note), None
     except TimeoutError:
         sock.close()
         return TlsStep("timeout", name, time.monotonic() - start, timeout,
@@ -246,7 +282,9 @@ def _tls_handshake(target: TlsTarget, sock: socket.socket, context: ssl.SSLConte
     elapsed = time.monotonic() - start
     der = tls.getpeercert(binary_form=True)
     cert = decode_certificate(der) if der else None
-    return TlsStep("verified", name, elapsed, timeout, protocol=tls.version(), certificate=cert), tls
+    served, note = _served_after_leaf(tls)
+    return TlsStep("verified", name, elapsed, timeout, protocol=tls.version(), certificate=cert, served=served,
+                   served_note=note), tls
 
 
 def handshake_only(target: TlsTarget, context: ssl.SSLContext, timeout: float) -> tuple[TcpStep, TlsStep | None]:

@@ -100,6 +100,19 @@ NSX_LOGOUT = SessionEndpoint("POST", "/api/session/destroy")
 VCENTER_LOGIN = SessionEndpoint("POST", "/api/session")
 VCENTER_LOGOUT = SessionEndpoint("DELETE", "/api/session")
 SESSION_ENDPOINTS = frozenset({NSX_LOGIN, NSX_LOGOUT, VCENTER_LOGIN, VCENTER_LOGOUT})
+# kubectl vsphere login's own request (API-FACTS 4): sent only by the login transport, and only when the
+# inventory opts in (login.enabled); the NSX and vCenter sessions refuse it like any other write
+WCP_LOGIN = SessionEndpoint("POST", "/wcp/login")
+# every request other than a GET the suite can ever send, whoever sends it (the read-only proof lists these)
+ALL_NON_GET = frozenset({*SESSION_ENDPOINTS, WCP_LOGIN})
+
+
+def refuse_unless_allowed(method: str, path: str, query: str, allowed: frozenset[SessionEndpoint]) -> None:
+    """Raise :class:`WriteRefused` unless this is a GET, or exactly one of ``allowed`` (no query string)."""
+    method = method.upper()
+    if method != "GET" and (SessionEndpoint(method, path) not in allowed or query):
+        raise WriteRefused(f"read-only transport refused {method} {path}: only GET (and the API's session "
+                           "login/logout) may be sent")
 
 
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -115,11 +128,8 @@ class _ReadOnlyAdapter(HTTPAdapter):
     """The last line: refuse anything but GET and the fixed session endpoints, before connecting."""
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        method = (request.method or "").upper()
         parts = urlsplit(request.url or "")
-        if method != "GET" and (SessionEndpoint(method, parts.path) not in SESSION_ENDPOINTS or parts.query):
-            raise WriteRefused(f"read-only transport refused {method} {parts.path}: only GET (and the API's session "
-                               "login/logout) may be sent")
+        refuse_unless_allowed(request.method or "", parts.path, parts.query, SESSION_ENDPOINTS)
         return super().send(request, *args, **kwargs)
 
 
