@@ -98,6 +98,15 @@ def _latency(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bgp_line(info: dict[str, Any]) -> str:
+    bgp = info.get("bgp") or {}
+    if bgp.get("problem"):
+        return f"PROBLEM: {bgp['problem']}"
+    sides = [f"{side} {(bgp.get(side) or {}).get('state', '?')}" for side in ("edge", "router")]
+    learnt = ", ".join(bgp.get("learnt") or []) or "nothing"
+    return f"{', '.join(sides)}; router learnt {learnt}"
+
+
 def _latency_line(info: dict[str, Any]) -> str:
     latency = info.get("latency") or {}
     seconds = float(latency.get("seconds") or 0)
@@ -373,6 +382,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     _say(f"  topology:   {info.get('topology_name')} ({info.get('topology')})")
     _say(f"  faults:     {', '.join(info.get('faults', [])) or 'none'}")
     _say(f"  latency:    {_latency_line(info)}")
+    _say(f"  bgp:        {_bgp_line(info)}")
     problem = (info.get("latency") or {}).get("problem")
     if problem:
         _say(f"  PROBLEM:    {problem}")

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
-from .model import SupervisorModel
+from .model import LAB_NAMESPACE, SupervisorModel
 from .sim.vcenter import vapi_message as vcenter_message
 from .topology import Topology
 
-Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory", "return_path", "clock", "ntp", "mtu"]
+Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory", "cp_filter", "bgp", "return_path",
+                "clock", "ntp", "mtu"]
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,14 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("snat-missing", "the Tier-1 has no SNAT rule: workload traffic leaves with its own address", ("edge", "sims"),
        E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "SNAT"),
        E("WCP-EGR-002", "* (leaving the cluster)", "failed", "SNAT rule"),
+       E("WCP-NS-001", "system namespaces *", "failed", "no SNAT rule at all"),
        E("WCP-DNS-001", ETH1, "failed", "leaves without SNAT"),
        E("WCP-DNS-002", ETH1, "failed", "leaves without SNAT"),
        E("WCP-DNS-004", UPSTREAMS, "failed", "leaves without SNAT")),
     _f("snat-wrong-ip", "the SNAT rule translates to another address of the egress range", ("edge", "sims"),
        E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "wrong IP"),
-       E("WCP-EGR-002", "* (leaving the cluster)", "failed", "not the egress IP")),
+       E("WCP-EGR-002", "* (leaving the cluster)", "failed", "not the egress IP"),
+       E("WCP-NS-001", "system namespaces *", "failed", "no enabled SNAT rule")),
     _f("egress-blackholed", "the edge drops new flows from the cluster to anything outside it", ("edge",),
        E("WCP-EGR-001", "cp-*/eth1 -> observer *", "failed", "never arrived"),
        E("WCP-DNS-001", ETH1, "failed", EGRESS_PATH),
@@ -118,7 +121,9 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-NCP-001", "*", "error", "refused"),
        E("WCP-NCP-002", "*", "error", "refused"),
        E("WCP-SLB-001", "kube-system/*", "error", "refused"),
-       E("WCP-DNS-004", UPSTREAMS, "error", "refused")),
+       E("WCP-DNS-004", UPSTREAMS, "error", "refused"),
+       E("WCP-NS-001", "*", "error", "refused"),
+       E("WCP-NCP-003", "*", "error", "refused")),
     _f("vip-cert-wrong-name", "kube-apiserver serves a certificate for another name", ("sims",),
        E("WCP-VIP-002", "*", "failed", "kube.other"),
        E("WCP-VIP-003", "*", "failed", "WCP-VIP-002"),
@@ -129,14 +134,17 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-NCP-001", "*", "error", "certificate"),
        E("WCP-NCP-002", "*", "error", "certificate"),
        E("WCP-SLB-001", "kube-system/*", "error", "certificate"),
-       E("WCP-DNS-004", UPSTREAMS, "error", "certificate")),
+       E("WCP-DNS-004", UPSTREAMS, "error", "certificate"),
+       E("WCP-NS-001", "*", "error", "certificate"),
+       E("WCP-NCP-003", "*", "error", "certificate")),
     _f("cp-vm-unreachable", "the last control-plane VM's sshd is gone", ("sshd",),
        E("WCP-DNS-001", "cp-3/*", "error", "refused"),
        E("WCP-DNS-002", "cp-3/*", "error", "refused"),
        E("WCP-DNS-003", "cp-3 *", "error", "refused"),
        E("WCP-RT-001", "cp-3 *", "error", "refused"),
        E("WCP-EGR-001", "cp-3/*", "error", "refused"),
-       E("WCP-DNS-004", "cp-3/*", "error", "refused")),
+       E("WCP-DNS-004", "cp-3/*", "error", "refused"),
+       E("WCP-NCP-004", "cp-3/*", "error", "refused")),
     _f("cp-vm-silent", "the last control-plane VM drops every packet to its sshd (a dead or partitioned host: "
        "no refusal, the connect timeout runs out)", ("sshd",),
        E("WCP-DNS-001", "cp-3/*", "error", "connect timeout"),
@@ -144,7 +152,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DNS-003", "cp-3 *", "error", "connect timeout"),
        E("WCP-RT-001", "cp-3 *", "error", "connect timeout"),
        E("WCP-EGR-001", "cp-3/*", "error", "connect timeout"),
-       E("WCP-DNS-004", "cp-3/*", "error", "connect timeout")),
+       E("WCP-DNS-004", "cp-3/*", "error", "connect timeout"),
+       E("WCP-NCP-004", "cp-3/*", "error", "connect timeout")),
     _f("cp-vms-silent", "every control-plane VM drops every packet to its sshd (the management network "
        "partitioned from the runner): all connect timeouts run out together, in about one timeout", ("sshd",),
        E("WCP-DNS-001", "cp-*/*", "error", "connect timeout"),
@@ -152,7 +161,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DNS-003", "cp-* *", "error", "connect timeout"),
        E("WCP-RT-001", "cp-* *", "error", "connect timeout"),
        E("WCP-EGR-001", "cp-*/*", "error", "connect timeout"),
-       E("WCP-DNS-004", "cp-*/*", "error", "connect timeout")),
+       E("WCP-DNS-004", "cp-*/*", "error", "connect timeout"),
+       E("WCP-NCP-004", "cp-*/*", "error", "connect timeout")),
     _f("ncp-crashloop", "the nsx-ncp pod is in CrashLoopBackOff", ("sims",),
        E("WCP-NCP-001", "*", "failed", "CrashLoopBackOff")),
     _f("nsx-api-unavailable", "every NSX API call answers 503", ("sims",),
@@ -160,7 +170,11 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-DLB-002", "*", "error", "503"),
        E("WCP-EGR-002", "*", "error", "503"),
        E("WCP-SLB-001", "*:*", "error", "503"),
-       E("WCP-SLB-002", "*:*", "error", "503")),
+       E("WCP-SLB-002", "*:*", "error", "503"),
+       E("WCP-NS-001", "*", "error", "503"),
+       E("WCP-NCP-003", "NSX ncpstatus *", "error", "503"),
+       E("WCP-BGP-001", "*", "error", "503"),
+       E("WCP-CAP-001", "*", "error", "503")),
     # slb: the API VIP's SLB pool and Service, NSX and the edge changed together
     _f("slb-member-missing",
        "the API VIP's pools lack cp-3's workload address and the edge's DNAT no longer sends to cp-3: the VIP "
@@ -205,7 +219,79 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     _f("login-refused", "vCenter SSO no longer accepts the login user's password (as after a rotation the "
        "inventory missed): POST /wcp/login answers 401", ("sims",),
        E("WCP-LOGIN-001", "*", "failed", "SSO refused devops@vsphere.local")),
+    # namespaces: a vSphere Namespace's own egress (NSX and Kubernetes changed together)
+    _f("ns-snat-missing", f"the SNAT rule on vSphere Namespace {LAB_NAMESPACE}'s own Tier-1 is gone (the Supervisor's "
+       "is kept)", ("sims",),
+       E("WCP-NS-001", f"namespace {LAB_NAMESPACE}", "failed", "no SNAT rule at all")),
+    _f("ns-snat-shared", f"vSphere Namespace {LAB_NAMESPACE} is given the Supervisor's egress IP as its SNAT IP (its "
+       "annotation and its Tier-1's SNAT rule): two Tier-1s translate to one address", ("sims",),
+       E("WCP-NS-001", f"namespace {LAB_NAMESPACE}", "failed", "also the SNAT IP of"),
+       E("WCP-NS-001", "system namespaces *", "failed", f"also the SNAT IP of {LAB_NAMESPACE}")),
+    # ncp: NCP as NSX sees it
+    _f("ncp-status-down", "NSX reports the container cluster's ncpstatus DOWN, with NCP's detail", ("sims",),
+       E("WCP-NCP-003", "NSX ncpstatus *", "failed", "DOWN")),
+    _f("ncp-error-annotation", "a LoadBalancer Service carries ncp/error.loadbalancer: IP_POOL_EXHAUSTED", ("sims",),
+       E("WCP-NCP-003", "no ncp/error *", "failed", "IP_POOL_EXHAUSTED")),
+    _f("ncp-managers-blocked", "every control-plane VM drops what it sends from eth0 to the NSX manager's 443 "
+       "(nftables in each VM's namespace): NCP's managers are unreachable from the management interface, while "
+       "the runner still reads NSX", ("cp_filter",),
+       E("WCP-NCP-004", "cp-*/eth0 -> nsx *", "failed", "connect timeout")),
+    # bgp: the Tier-0's session with the upstream router, for real (BIRD in the edge and router namespaces)
+    _f("bgp-down", "the upstream router's BGP session with the Tier-0 is disabled: BIRD withdraws the ingress/egress "
+       "range from the router's kernel, so nothing outside reaches the API VIP or answers the egress IP",
+       ("bgp",),
+       E("WCP-BGP-001", "*", "failed", "ACTIVE"),
+       # what honestly depends on the route: the runner reaches the VIP only through the router
+       E("WCP-VIP-001", "*:*", "failed", "unreachable"),
+       E("WCP-VIP-002", "*:*", "failed", "unreachable"),
+       E("WCP-VIP-003", "*:*", "failed", "unreachable"),
+       E("WCP-CERT-001", "[0-9]*:*", "error", "unreachable"),  # the VIP's own ports (nsx/vcenter still answer)
+       # the Kubernetes API is the VIP on 6443
+       E("WCP-DLB-001", "*", "error", "did not answer"),
+       E("WCP-DLB-002", "*", "error", "did not answer"),
+       E("WCP-EGR-002", "*", "error", "did not answer"),
+       E("WCP-NCP-001", "*", "error", "did not answer"),
+       E("WCP-NCP-002", "*", "error", "did not answer"),
+       E("WCP-SLB-001", "kube-system/*", "error", "did not answer"),
+       E("WCP-LOGIN-001", "*", "error", "could not connect"),  # the login goes through the VIP as well
+       # the workload DNS's answers go to the egress IP: the router no longer routes it back
+       E("WCP-DNS-001", ETH1, "failed", "no answer"),
+       E("WCP-DNS-002", ETH1, "failed", "no answer"),
+       # CoreDNS's Corefile is read through the Kubernetes API; NS-001 and NCP-003 read it too
+       E("WCP-DNS-004", UPSTREAMS, "error", "did not answer"),
+       E("WCP-NS-001", "*", "error", "did not answer"),
+       E("WCP-NCP-003", "no ncp/error *", "error", "did not answer")),
+    # capacity: NCP's IP pools and the edge load balancer
+    _f("ip-pool-exhausted", "every address of NCP's egress IP pool is allocated (0 free)", ("sims",),
+       E("WCP-CAP-001", "egress IP pool", "failed", "0 free")),
+    _f("lb-capacity-high", "the edge's load balancer uses 90% of its credits (NCP made many lb-services)", ("sims",),
+       E("WCP-CAP-001", "edge load balancer", "failed", "90%")),
 )}
+
+NCP_STATUS_DETAIL = "NSX manager connection lost: HTTPSConnectionPool(host='nsx', port=443): Read timed out"
+NCP_ERROR_SERVICE = ("vmware-system-csi", "csi-vsphere-csi-controller")
+MANAGERS_BLOCKED_TABLE = "wcp_ncp_block"
+
+
+def managers_blocked_ruleset(nsx_manager: IPv4Address, *, blocked: bool) -> str:
+    """nft input for a control-plane VM's namespace: drop (or stop dropping) eth0's packets to the NSX manager's 443."""
+    text = f"table inet {MANAGERS_BLOCKED_TABLE} {{}}\ndelete table inet {MANAGERS_BLOCKED_TABLE}\n"
+    if blocked:
+        text += (f"table inet {MANAGERS_BLOCKED_TABLE} {{\n  chain output {{\n    type filter hook output priority "
+                 f"filter; policy accept;\n    oifname \"eth0\" ip daddr {nsx_manager} tcp dport 443 drop\n  }}\n}}\n")
+    return text
+
+
+# capacity faults: what they change in the model the NSX simulator serves
+LB_HIGH_EXTRA_CREDITS = 35  # with the Supervisor's own SMALL lb-service: 36 of a LARGE edge's 40 credits
+
+
+def apply_capacity_to_model(model: SupervisorModel, faults: Iterable[str]) -> None:
+    active = set(faults)
+    if "ip-pool-exhausted" in active:
+        model.routing.egress_allocated = 1 << 30  # every address (clamped to the pool's size)
+    if "lb-capacity-high" in active:
+        model.routing.lb_extra_credits = LB_HIGH_EXTRA_CREDITS
 
 CONFIG_ERROR_TEXT = "Failed to configure the Supervisor control plane: the NSX edge cluster has no capacity."
 KB_LINK = "https://kb.lab.invalid/wait-for-node-upgrade"  # the lab's own link, no real KB article
@@ -331,13 +417,32 @@ def apply_to_model(model: SupervisorModel, faults: set[str]) -> None:
         model.coredns_upstreams = [str(coredns_wrong_upstream(model))]
     if "wcp-drift-dns" in faults:
         model.worker_dns = [str(IPv4Address(model.worker_dns[0]) + 100)]
-    if "snat-missing" in faults:
-        model.nat_rules = [r for r in model.nat_rules if r.action != "SNAT"]
+    if "snat-missing" in faults:  # the Supervisor's own SNAT rule (a vSphere Namespace's is on its own Tier-1)
+        model.nat_rules = [r for r in model.nat_rules if r.action != "SNAT" or r.tier1 != model.system_tier1]
     if "snat-wrong-ip" in faults:
         wrong = str(IPv4Address(model.egress_ip) + 8)
         for rule in model.nat_rules:
-            if rule.action == "SNAT":
+            if rule.action == "SNAT" and rule.tier1 == model.system_tier1:
                 rule.translated_network = wrong
+    apply_ns_ncp_to_model(model, faults)
+
+
+def apply_ns_ncp_to_model(model: SupervisorModel, faults: set[str]) -> None:
+    """The NSX/Kubernetes side of the vSphere Namespace and NCP-status faults."""
+    team = model.vsphere_namespace(LAB_NAMESPACE)
+    if team is not None and "ns-snat-missing" in faults:
+        model.nat_rules = [r for r in model.nat_rules if r.tier1 != team.tier1]
+    if team is not None and "ns-snat-shared" in faults:
+        team.snat_ip = model.egress_ip
+        for rule in model.nat_rules:
+            if rule.tier1 == team.tier1 and rule.action == "SNAT":
+                rule.translated_network = model.egress_ip
+    if "ncp-status-down" in faults:
+        model.ncp_status, model.ncp_status_detail = "DOWN", NCP_STATUS_DETAIL
+    if "ncp-error-annotation" in faults:
+        for svc in model.services:
+            if (svc.namespace, svc.name) == NCP_ERROR_SERVICE:
+                svc.annotations = {**svc.annotations, "ncp/error.loadbalancer": "IP_POOL_EXHAUSTED"}
 
 
 # ---- routing (return path), time, mtu: faults on the control-plane VMs and the path beyond the edge ---------
@@ -393,8 +498,9 @@ FAULTS.update({f.name: f for f in (
        "workload network stop at the edge (Frag needed) while small ones and the segment pass", ("mtu",),
        E("WCP-MTU-001", _BEYOND, "failed", f"largest that passed: {SMALL_MTU} bytes")),
 )})
-# no way out of the cluster: nothing beyond the edge answers a ping of any size, so its MTU cannot be measured
-for _name in ("snat-missing", "egress-blackholed"):
+# no way out of the cluster (or, under bgp-down, no way back to the egress IP): nothing beyond the edge answers a
+# ping of any size, so its MTU cannot be measured
+for _name in ("snat-missing", "egress-blackholed", "bgp-down"):
     _also(_name, E("WCP-MTU-001", _BEYOND, "error", "no don't-fragment ping at all"))
 # a VM that cannot be reached cannot be asked for its routes, clock or pings
 _also("cp-vm-unreachable", E("WCP-RT-002", "cp-3/*", "error", "refused"),

@@ -117,6 +117,7 @@ def write_lab_inventory(
     runner_netns: str | None = None,
     login_user: str | None = None,
     login_password: str | Secret | None = None,
+    namespaces: Sequence[str] = (),
 ) -> Path:
     """Write a complete inventory for a lab at ``path`` (plus kubeconfig and password files beside it).
 
@@ -126,6 +127,7 @@ def write_lab_inventory(
     healthy lab); ``workload_dns_names`` defaults to the same. Timeouts default to :data:`LAB_TIMEOUTS`.
     ``runner_netns`` (the lab's jumpbox) makes ``wcp-acceptance run`` run the suite inside that namespace.
     ``login_user`` and ``login_password`` opt in to the login check (WCP-LOGIN-001) as that SSO user.
+    ``namespaces`` are the vSphere Namespaces WCP-NS-001 judges one by one.
     Raises :class:`wcp_acceptance.inventory.load.InventoryError` if the suite would reject the result.
     """
     missing = [key for key in NETWORK_KEYS if key not in networks]
@@ -157,7 +159,8 @@ def write_lab_inventory(
     management_names = _names(dns_names)
     data: dict[str, Any] = {
         "name": name,
-        "supervisor": {"name": supervisor_name, "control_plane": control_plane},
+        "supervisor": {"name": supervisor_name, "control_plane": control_plane,
+                       **({"namespaces": list(namespaces)} if namespaces else {})},
         "dns": {
             "management": {"servers": list(management_dns), "names": management_names},
             "workload": {"servers": list(workload_dns),

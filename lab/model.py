@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .routing import RoutingState
+
 SEED_SERVICES: tuple[tuple[str, str, str, tuple[tuple[str | None, int, str], ...]], ...] = (
     # (namespace, name, ClusterIP, ((port name, port, protocol), ...)) -- the seed's 30 DLB rows
     ("default", "kubernetes", "10.96.0.1", (("https", 443, "TCP"),)),
@@ -115,6 +117,7 @@ class ServiceSpec:
     load_balancer_ip: str | None = None
     external_name: str | None = None
     ingress_ip: str | None = None  # status.loadBalancer.ingress[].ip when it differs from load_balancer_ip
+    annotations: dict[str, str] = field(default_factory=dict)  # e.g. NCP's ncp/error.loadbalancer
 
     @property
     def uid(self) -> str:
@@ -155,6 +158,22 @@ class NatRule:
 
 
 @dataclass
+class VsphereNamespace:
+    """A vSphere Namespace as NCP realises it in T1 mode: its own Tier-1, pod subnet and SNAT IP (with an SNAT
+    rule on that Tier-1); its Kubernetes Namespace carries them as ncp/* annotations."""
+
+    name: str
+    tier1: str
+    subnet: str
+    snat_ip: str
+
+
+# the lab's vSphere Namespace besides the system namespaces: the second /28 of the namespace network, the egress
+# range's second address
+LAB_NAMESPACE = "team-a"
+
+
+@dataclass
 class SupervisorModel:
     """The whole state the simulators serve, as NCP and WCP would have created it."""
 
@@ -190,6 +209,12 @@ class SupervisorModel:
     # the NCP pod in vmware-system-nsx: "Running", or a waiting reason such as "CrashLoopBackOff"
     ncp_pod_state: str = "Running"
     ncp_restart_count: int = 3
+    # vSphere Namespaces (each with its own Tier-1 and SNAT IP), and the status NCP posts to NSX (ncpstatus)
+    vsphere_namespaces: list[VsphereNamespace] = field(default_factory=list)
+    ncp_status: str = "HEALTHY"
+    ncp_status_detail: str = ""
+    # the Tier-0's BGP, the NCP IP pools and the edge LB's usage (lab.routing, served by lab.sim.nsx_routing)
+    routing: RoutingState = field(default_factory=RoutingState)
 
     # ---- names NCP derives -------------------------------------------------------------
     @property
@@ -206,7 +231,21 @@ class SupervisorModel:
 
     @property
     def namespaces(self) -> list[str]:
-        return sorted({s.namespace for s in self.services} | {"vmware-system-nsx", "kube-system", "default"})
+        return sorted({s.namespace for s in self.services} | {"vmware-system-nsx", "kube-system", "default"}
+                      | {ns.name for ns in self.vsphere_namespaces})
+
+    def vsphere_namespace(self, name: str) -> VsphereNamespace | None:
+        return next((ns for ns in self.vsphere_namespaces if ns.name == name), None)
+
+    def add_vsphere_namespace(self, name: str, index: int) -> VsphereNamespace:
+        """The ``index``-th vSphere Namespace: the namespace network's (index+1)-th /28 and the egress range's
+        address ``index`` after the egress IP (the Supervisor's own segment is the first /28)."""
+        network = ipaddress.ip_network(self.namespace_network)
+        subnet = ipaddress.ip_network(f"{network.network_address + 16 * index}/28")
+        ns = VsphereNamespace(name, f"t1_{stable_uuid('t1', self.ncp_cluster, name)}_rtr", str(subnet),
+                              str(ipaddress.ip_address(self.egress_ip) + index))
+        self.vsphere_namespaces.append(ns)
+        return ns
 
     # ---- JSON round trip (the lab hands the model to simulator processes as a file) -----------
     def to_dict(self) -> dict[str, Any]:
@@ -276,6 +315,7 @@ class SupervisorModel:
                     load_balancer_ip=lb_ip,
                 )
             )
+        model.add_vsphere_namespace(LAB_NAMESPACE, 1)
         model.realize()
         return model
 
@@ -295,6 +335,7 @@ class SupervisorModel:
                     load_balancer_ip=lb_ip,
                 )
             )
+        model.add_vsphere_namespace(LAB_NAMESPACE, 1)
         model.realize()
         return model
 
@@ -368,6 +409,9 @@ class SupervisorModel:
                     0, t1),
             NatRule(f"nosnat_{suffix5(t1, 'eg')}", "NO_SNAT", self.namespace_network, self.egress_cidr, "", 0, t1),
         ]
+        # each vSphere Namespace: one SNAT rule on its own Tier-1, from its subnet to its SNAT IP
+        self.nat_rules += [NatRule(f"snat_{suffix5(ns.tier1, 'snat')}", "SNAT", ns.subnet, "", ns.snat_ip, 1024,
+                                   ns.tier1) for ns in self.vsphere_namespaces]
 
     # ---- faults (each keeps both planes consistent) -----------------------------------------
     def find_virtual_server(self, namespace: str, service: str, port: int, protocol: str) -> VirtualServer:

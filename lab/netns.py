@@ -41,7 +41,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from .nft import NftError, apply_ruleset, edge_ruleset
-from .topology import Topology, check_prefix, netns_name
+from .topology import Topology, UplinkRoutes, check_prefix, netns_name
 
 IP = "/usr/sbin/ip"
 SYSCTL = "/usr/sbin/sysctl"
@@ -370,8 +370,8 @@ class Lab:
             raise LabError("teardown failed:\n" + "\n".join(errors))
 
 
-def _node_batch(topology: Topology, prefix: str, node: str) -> str:
-    plan = topology.plan(node)
+def _node_batch(topology: Topology, prefix: str, node: str, uplink_routes: UplinkRoutes = "static") -> str:
+    plan = topology.plan(node, uplink_routes=uplink_routes)
     lines = [f"link set lo alias '{MARK} {prefix}'", "link set lo up"]
     if plan.bridge:
         ports = [link.b_if for link in topology.links() if link.b_node == node]
@@ -389,12 +389,13 @@ def _node_batch(topology: Topology, prefix: str, node: str) -> str:
 
 
 def build(topology: Topology, prefix: str = "wcp", *, timeout: float = 10.0,
-          on_step: Callable[[str], None] | None = None) -> Lab:
+          on_step: Callable[[str], None] | None = None, uplink_routes: UplinkRoutes = "static") -> Lab:
     """Build ``topology``'s network in namespaces ``<prefix>-<node>``; tear down and re-raise on any failure.
 
     ``on_step(name)`` is called before each step (``state``, ``namespaces``, ``sysctl``,
     ``configure``, ``nat``), e.g. to report progress. Raises :class:`LabError` if a namespace of
-    this lab already exists (run :func:`teardown_prefix` first).
+    this lab already exists (run :func:`teardown_prefix` first). ``uplink_routes="bgp"`` leaves the
+    router's routes to the edge to BGP (:mod:`lab.bird`, started by :class:`lab.runtime.LabRuntime`).
     """
     check_prefix(prefix)
     lab = Lab(topology, prefix)
@@ -432,7 +433,8 @@ def build(topology: Topology, prefix: str = "wcp", *, timeout: float = 10.0,
         lab.timings["sysctl"], mark = time.monotonic() - mark, time.monotonic()
 
         step("configure")
-        _run_all([([IP, "-n", netns_name(prefix, node), "-batch", "-"], _node_batch(topology, prefix, node))
+        _run_all([([IP, "-n", netns_name(prefix, node), "-batch", "-"], _node_batch(topology, prefix, node,
+                                                                               uplink_routes))
                   for node in topology.nodes], timeout)
         lab.timings["configure"], mark = time.monotonic() - mark, time.monotonic()
 

@@ -22,13 +22,14 @@ from pathlib import Path
 from types import TracebackType
 
 from . import faults as fault_catalogue
+from .bird import BgpPeering
 from .inventory import LabVm, canary_password, write_client_key, write_known_hosts, write_lab_inventory
 from .latency import AppliedLatency, Choice, apply_latency, check_latency
 from .model import SupervisorModel
 from .netns import Lab, build
 from .nft import NFT, edge_ruleset
 from .ntp import NtpServer
-from .services import DnsServer, Service, SimProcess, VmSshd, start_all, stop_all
+from .services import DnsServer, Service, ServiceError, SimProcess, VmSshd, start_all, stop_all
 from .sim.serve import FaultSpec, SimState
 from .tls import LabCA
 from .topology import DEFAULT_TOPOLOGY, NatRule, Topology, load_topology, netns_name
@@ -67,6 +68,7 @@ class LabRuntime:
         self.dns: DnsServer | None = None
         self.vms: dict[str, VmSshd] = {}
         self.sims: list[SimProcess] = []
+        self.bgp: BgpPeering | None = None
         self.ntp: NtpServer | None = None
         self.latency: AppliedLatency | None = None
         self.inventory_path = self.dir / "inventory.yaml"
@@ -145,12 +147,23 @@ class LabRuntime:
         model.ntp_servers = [str(self.ntp_address)]  # what Workload Management was enabled with
         fault_catalogue.apply_to_model(model, self.faults)
         fault_catalogue.apply_slb_to_model(model, self.faults, self.topology)
+        self._routing_to_model(model)
         return model
 
     @property
     def ntp_address(self) -> IPv4Address:
         """The lab's NTP server: the router's management address (routers commonly serve the site's time)."""
         return self.topology.router[1].management
+
+    def _routing_to_model(self, model: SupervisorModel) -> None:
+        """The Tier-0's BGP as the edge's BIRD holds it (asked at request time), and the capacity faults."""
+        peering = BgpPeering(self.topology, self.topology.namespaces(self.prefix), self.dir / "bird")
+        routing = model.routing
+        routing.neighbor_address, routing.source_address = str(peering.peering.router_address), str(
+            peering.peering.edge_address)
+        routing.advertised = [str(net) for net in peering.peering.advertised]
+        routing.bird_socket = str(peering.edge.socket)
+        fault_catalogue.apply_capacity_to_model(model, self.faults)
 
     def sim_state(self) -> SimState:
         state = SimState(self.model(), NSX_USER, self.nsx_password, VC_USER, self.vc_password, self.kube_token,
@@ -176,7 +189,7 @@ class LabRuntime:
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True, mode=0o700)
-        self.net = build(self.effective_topology(), self.prefix)
+        self.net = build(self.effective_topology(), self.prefix, uplink_routes="bgp")
         try:
             self.net.registry.push(f"lab directory {self.dir}", lambda: shutil.rmtree(self.dir, ignore_errors=True))
             self.net.apply_edge_ruleset(self.edge_text())
@@ -215,18 +228,23 @@ class LabRuntime:
             names = [str(host.management), *(r.name for r in self._names(kind))]
             self.sims.append(SimProcess(kind, self.ns(node), [(str(host.management), 443)], self.state_file,
                                         ca_dir, names, self.dir / "sims"))
+        self.bgp = BgpPeering(topo, topo.namespaces(self.prefix), self.dir / "bird")
         if fault_catalogue.skewed_vm(topo) in self.vms:
             self.vms[fault_catalogue.skewed_vm(topo)].sshd.session_env = self.clock_env()
         self.ntp = NtpServer(self.ns(topo.router[0]), str(self.ntp_address), self.dir / "ntp")
-        services: list[Service] = [self.dns, *self.vms.values(), *self.sims, self.ntp]
+        services: list[Service] = [self.bgp, self.dns, *self.vms.values(), *self.sims, self.ntp]
         for service in services:
             self.net.registry.push(f"service {service!r}", service.stop)
         start_all(services)
+        if "bgp-down" in self.faults:
+            self.bgp.disable()
         for name, vm_sshd in self.vms.items():
             if "cp-vm-unreachable" in self.faults and name == fault_catalogue.unreachable_vm(topo):
                 vm_sshd.stop()
         if fault_catalogue.silent_vms(topo, self.faults):
             self._apply_sshd()
+        if "ncp-managers-blocked" in self.faults:
+            self._apply_cp_filter()
         if "ntp-server-down" in self.faults:
             self.ntp.stop()
 
@@ -242,6 +260,16 @@ class LabRuntime:
         if self.latency is None:
             return {"seconds": self.latency_s, "mechanism": "none", "problem": None}
         return self.latency.status()
+
+    def bgp_status(self) -> dict[str, object]:
+        """The edge <-> router BGP session as ``wcp-lab status`` shows it (asked of both BIRDs now)."""
+        if self.bgp is None:
+            return {"edge": {"state": "not started", "info": ""}, "router": {"state": "not started", "info": ""},
+                    "learnt": []}
+        try:
+            return self.bgp.status()
+        except ServiceError as exc:
+            return {"problem": str(exc).splitlines()[0]}
 
     def write_inventory(self) -> Path:
         topo, eff = self.topology, self.effective_topology()
@@ -263,8 +291,8 @@ class LabRuntime:
             nsx_password=self.nsx_password, vcenter=str(self._address("vcenter")), vcenter_username=VC_USER,
             vcenter_password=self.vc_password, observer_address=str(topo.jumpbox[1].management),
             observer_port=topo.observer.port, runner_netns=self.ns(self.jumpbox), login_user=LOGIN_USER,
-            login_password=self.login_password, ntp_servers=[str(self.ntp_address)],
-            esxi_hosts=[str(h) for h in topo.esxi_hosts])
+            login_password=self.login_password, namespaces=[ns.name for ns in self.model().vsphere_namespaces],
+            ntp_servers=[str(self.ntp_address)], esxi_hosts=[str(h) for h in topo.esxi_hosts])
         return self.inventory_path
 
     def down(self) -> list[str]:
@@ -274,7 +302,7 @@ class LabRuntime:
             problems = self.net.teardown()
             self.net = None
         line = self.latency.delay_line if self.latency is not None else None
-        stop_all([s for s in (self.dns, *self.vms.values(), *self.sims, self.ntp, line) if s is not None])
+        stop_all([s for s in (self.bgp, self.dns, *self.vms.values(), *self.sims, self.ntp, line) if s is not None])
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems
 
@@ -335,6 +363,14 @@ class LabRuntime:
             ruleset = fault_catalogue.silent_vm_ruleset(self.vms[name].port, silent=name in silent)
             self.net.exec(name, [NFT, "-f", "-"], input=ruleset)
 
+    def _apply_cp_filter(self) -> None:
+        """Each control-plane VM drops (or not) what eth0 sends to the NSX manager's 443 (ncp-managers-blocked)."""
+        assert self.net is not None  # noqa: S101
+        ruleset = fault_catalogue.managers_blocked_ruleset(self._address("nsx"),
+                                                           blocked="ncp-managers-blocked" in self.faults)
+        for name in self.topology.control_planes:
+            self.net.exec(name, [NFT, "-f", "-"], input=ruleset)
+
     def _apply_rules(self) -> None:
         """The CP VMs' ip rules for the current DNS arrangement (the seed's shared-DNS rule or not)."""
         assert self.net is not None  # noqa: S101
@@ -356,6 +392,14 @@ class LabRuntime:
             self.net.exec(self.dns_node, ["ip", "route", "del", *route.ip_args()], check=False)
         for route in want:
             self.net.exec(self.dns_node, ["ip", "route", "replace", *route.ip_args()])
+
+    def _apply_bgp(self) -> None:
+        """bgp-down: the router's side of the session disabled (routes withdrawn); cleared: Established again."""
+        assert self.bgp is not None  # noqa: S101 - up() started it
+        if "bgp-down" in self.faults:
+            self.bgp.disable()
+        else:
+            self.bgp.enable()
 
     def _apply_inventory(self) -> None:
         self.write_inventory()

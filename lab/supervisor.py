@@ -194,6 +194,7 @@ def describe(runtime: LabRuntime, topology_path: Path, started: float, *, socket
         "jumpbox": runtime.jumpbox, "control_planes": sorted(runtime.topology.control_planes),
         "socket": str(socket_path(runtime.prefix)) if socket else None, "log": str(log_path(runtime.prefix)),
         "started": started, "latency": runtime.latency_status(), "sim_latency_s": runtime.sim_latency_s,
+        "bgp": runtime.bgp_status(),
     }
 
 

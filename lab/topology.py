@@ -44,6 +44,7 @@ NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,13}[a-z0-9]$")
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+UplinkRoutes = Literal["static", "bgp"]  # how the router knows the ingress/egress ranges: a static route, or BGP
 
 
 class TopologyError(Exception):
@@ -316,8 +317,12 @@ class Topology(_Model):
         out.append(LinkSpec(edge, "eth1", segment, edge, bridge_port=True))
         return tuple(out)
 
-    def plan(self, node: str) -> NodePlan:
-        """What ``node``'s namespace holds: addresses, routes, ip rules, sysctls (no NAT: see lab.nft)."""
+    def plan(self, node: str, *, uplink_routes: UplinkRoutes = "static") -> NodePlan:
+        """What ``node``'s namespace holds: addresses, routes, ip rules, sysctls (no NAT: see lab.nft).
+
+        ``uplink_routes="bgp"``: the router gets no static route for ``routes_to_edge``; it learns them
+        from the edge by BGP (a running lab, :mod:`lab.bird`). ``"static"`` (a network-only build) keeps
+        the static routes that stand for that peering."""
         spec = self.nodes[node]
         nets = self.networks
         plan = NodePlan(node, spec.role)
@@ -330,7 +335,8 @@ class Topology(_Model):
         elif isinstance(spec, RouterNode):
             plan.addresses["eth0"] = [_iface(spec.management, nets.management)]
             plan.addresses["eth1"] = [_iface(spec.uplink, nets.uplink)]
-            plan.routes.extend(RouteSpec(str(net), via=edge.uplink) for net in spec.routes_to_edge)
+            if uplink_routes == "static":
+                plan.routes.extend(RouteSpec(str(net), via=edge.uplink) for net in spec.routes_to_edge)
             plan.sysctls["net.ipv4.ip_forward"] = "1"
         elif isinstance(spec, EdgeNode):
             plan.addresses["eth0"] = [_iface(spec.uplink, nets.uplink)]

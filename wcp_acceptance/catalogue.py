@@ -24,6 +24,9 @@ TLS_RFC = "https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"
 KB_RP_FILTER = "https://www.kernel.org/doc/html/latest/networking/ip-sysctl.html"
 NTP_RFC = "https://www.rfc-editor.org/rfc/rfc5905"
 PMTU_RFC = "https://www.rfc-editor.org/rfc/rfc1191"
+NSX_BGP_STATUS = ("https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/"
+                  "types_PolicyBgpNeighborStatus.html")
+NSX_LB_USAGE = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/types_LBEdgeNodeUsage.html"
 NSX_LB_VS = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/method_ListLoadBalancerServices.html"
 WCP_LOGIN_DOC = "https://github.com/kubernetes-sigs/vsphere-csi-driver/blob/master/tests/e2e/util.go"
 
@@ -78,6 +81,13 @@ AREAS: tuple[Area, ...] = (
     # login: kubectl vsphere login, opt-in
     Area("login", "kubectl vsphere login", "an SSO user logs in through the API VIP and its token is accepted by "
          "kube-apiserver (opt-in: login.enabled)"),
+    # namespaces: every vSphere Namespace's own egress (Tier-1, SNAT IP, SNAT rule)
+    Area("namespaces", "vSphere Namespaces", "every vSphere Namespace's egress: its SNAT IP in the egress range, "
+         "its own, and SNATed by its Tier-1"),
+    # bgp: the Tier-0 and the physical router
+    Area("bgp", "Tier-0 BGP", "the Supervisor's Tier-0 BGP sessions and the ingress/egress ranges it advertises"),
+    # capacity: room to grow
+    Area("capacity", "Capacity", "free addresses in NCP's ingress/egress IP pools, the edge load balancer's usage"),
     # time, mtu: observed on the control-plane VMs
     Area("time", "Time", "the control-plane VMs' clocks against the runner's, and their NTP servers"),
     Area("mtu", "Path MTU", "don't-fragment packets of the expected MTU from the workload network to the edge and "
@@ -190,6 +200,38 @@ CHECKS: tuple[Check, ...] = (
           "the plugin's two requests from the runner, TLS verified against api_vip.ca_file; only when the "
           "inventory opts in (login.enabled), the suite's one POST beyond API sessions",
           doc=WCP_LOGIN_DOC, needs=("login", "api_vip.ca_file")),
+    # ncp: NCP as NSX sees it
+    Check("WCP-NCP-003", "ncp", "NSX hears NCP and NCP reports no error",
+          "NSX's ncpstatus of the container cluster is HEALTHY (DOWN or DEGRADED fail naming detail; UNKNOWN or no "
+          "status is an error), and no Service, Namespace or pod carries an ncp/error.* annotation",
+          "GET .../sites/{site}/enforcement-points/{ep}/container-cluster/{cluster}/ncpstatus; the Service list "
+          "the DLB checks read, one list of Namespaces, one list of pods (annotations only)",
+          needs=("nsx", "kubernetes")),
+    Check("WCP-NCP-004", "ncp", "NCP's NSX managers answer TLS from the management interface",
+          "each NSX manager NCP uses (nsx_api_managers, which WCP-NCP-002 proves are the inventory's) completes a "
+          "TLS handshake from each control-plane VM's management interface, source bound to its address",
+          "a python3 one-liner on the VM (TCP connect from the eth0 address, TLS handshake, no request); the VM's "
+          "ip route get as evidence", doc=SEED, needs=("supervisor.control_plane", "nsx.managers")),
+    # namespaces: every vSphere Namespace's own egress
+    Check("WCP-NS-001", "namespaces", "every vSphere Namespace leaves as its own SNAT IP",
+          "each vSphere Namespace's ncp/snat_ip lies in the egress range, no other Tier-1 uses it, and its Tier-1 "
+          "(ncp/router_id) has an enabled SNAT rule to it; the system namespaces share the Supervisor's Tier-1 and "
+          "egress IP", "one list of Namespaces; the USER NAT rules of each Namespace's Tier-1 (those the egress "
+          "checks read are reused)", doc=NCP_OBJECTS, needs=("kubernetes", "nsx", "networks.egress")),
+    # bgp: the Tier-0 and the physical router
+    Check("WCP-BGP-001", "bgp", "Tier-0 BGP sessions are up and advertise the ranges",
+          "every BGP neighbour of the Supervisor's Tier-0 (nsx.tier0_gateway, else the NCP Tier-1s' tier0_path) is "
+          "ESTABLISHED, and the ingress and egress ranges are each inside a prefix the Tier-0 advertises to it",
+          "the Tier-0's locale services, GET .../bgp/neighbors/status, and .../advertised-routes per established "
+          "neighbour", doc=NSX_BGP_STATUS, needs=("nsx", "networks.ingress", "networks.egress")),
+    # capacity: room to grow
+    Check("WCP-CAP-001", "capacity", "IP pools and the edge load balancer have room",
+          "the IP pools inside the ingress and the egress range each keep at least capacity.ip_pool_free_min free "
+          "addresses (0 free: critical, fewer: major), and no edge node's load balancer is used beyond "
+          "capacity.lb_usage_max_percent (major)",
+          "one Manager API list of IP pools (pool_usage); GET /policy/api/v1/infra/lb-node-usage per edge node of "
+          "the Tier-0's edge cluster", doc=NSX_LB_USAGE, needs=("nsx", "networks.ingress", "networks.egress",
+                                                                 "capacity")),
 )
 
 CHECKS += (  # observed on the control-plane VMs, with the other VM probes

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from wcp_acceptance.finding import ObservationError
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT, MANAGER_TLS_SCRIPT
 
 MAX_SHOWN = 160  # characters of a refused command line quoted in the error
 
@@ -155,6 +155,7 @@ class Rule:
 
 DNS_SCRIPT = lit(DNS_QUERY_SCRIPT, "<dns query script>")
 EGRESS_SCRIPT = lit(EGRESS_SEND_SCRIPT, "<egress sender script>")
+TLS_SCRIPT = lit(MANAGER_TLS_SCRIPT, "<NSX manager TLS handshake script>")
 
 ALLOWED: tuple[Rule, ...] = (
     Rule("ip rule", ("ip", "-j", "rule")),
@@ -177,6 +178,7 @@ ALLOWED: tuple[Rule, ...] = (
     Rule("clock", ("date", "+%s.%N")),
     Rule("ping, don't fragment", ("ping", "-n", "-M", "do", "-s", PING_PAYLOAD, "-c", "1", "-W", PING_WAIT,
                                   "-I", IPV4, IPV4)),
+    Rule("NSX manager TLS handshake (python3)", ("python3", "-c", TLS_SCRIPT, IPV4, DNS_NAME, PORT, SECONDS)),
     Rule(
         "dns query (dig)",
         (

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wcp_acceptance.corefile import CorefileUpstreams
-from wcp_acceptance.targets import DnsProbe, EgressProbe, ResolverProbe, UpstreamProbe
+from wcp_acceptance.targets import DnsProbe, EgressProbe, ManagerTlsProbe, ResolverProbe, UpstreamProbe
 
 TIMED_OUT = 124  # coreutils timeout's exit status when the command was still running
 
@@ -102,3 +102,90 @@ class VcenterCluster:
     info: dict[str, Any]
     found_by: str
     vcenter: str = ""
+
+
+# ---- namespaces: what Kubernetes and NSX hold for each Namespace's egress ---------------------------
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class NamespaceInfo:
+    """One Namespace as the Kubernetes list gave it: only NCP's annotations (``ncp/*``, ``ncp-nsx/*``) and
+    WCP's ``vSphereClusterID`` label are kept."""
+
+    name: str
+    annotations: dict[str, str] = field(default_factory=dict)
+    vsphere_cluster: str | None = None  # the vSphereClusterID label WCP puts on the Namespaces it creates
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> NamespaceInfo:
+        meta = _mapping(obj.get("metadata"))
+        raw, labels = _mapping(meta.get("annotations")), _mapping(meta.get("labels"))
+        kept = {str(k): str(v) for k, v in raw.items() if str(k).startswith(("ncp/", "ncp-nsx/"))}
+        cluster = labels.get("vSphereClusterID")
+        return cls(str(meta.get("name", "")), kept, str(cluster) if cluster is not None else None)
+
+
+@dataclass(frozen=True)
+class NamespaceEgress:
+    """What WCP-NS-001 judges: every Namespace, and the USER NAT rules of each Tier-1 they name
+    (None: NSX has no such Tier-1), against the inventory's egress range and egress IP."""
+
+    namespaces: tuple[NamespaceInfo, ...]
+    rules_by_tier1: dict[str, tuple[dict[str, Any], ...] | None]
+    egress: str  # the inventory's egress range (CIDR)
+    egress_ip: str  # the Supervisor's egress IP (what the egress checks use)
+    named: tuple[str, ...] = ()  # the vSphere Namespaces the inventory names
+
+
+# ---- ncp: NCP as NSX sees it -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NcpStatus:
+    """NSX's ncpstatus of one container cluster (HEALTHY, DOWN or DEGRADED; anything else is not judged)."""
+
+    path: str
+    status: str
+    detail: str = ""
+    interval: int | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class NcpErrorAnnotation:
+    """An ``ncp/error.*`` annotation: NCP saying what it could not realise for this object."""
+
+    kind: Literal["Service", "Namespace", "Pod"]
+    namespace: str
+    name: str
+    key: str
+    value: str
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}: {self.key}: {self.value}"
+
+
+@dataclass(frozen=True)
+class NcpErrors:
+    """Every ``ncp/error.*`` annotation on the Services, Namespaces and pods, with how many of each were read."""
+
+    found: tuple[NcpErrorAnnotation, ...]
+    services: int
+    namespaces: int
+    pods: int
+
+
+@dataclass(frozen=True)
+class ManagerTlsObservation:
+    """A TLS handshake from a VM's management interface to an NSX manager, made on the VM itself."""
+
+    probe: ManagerTlsProbe
+    ok: bool
+    stage: Literal["done", "bind", "resolve", "connect", "tls"]
+    error: str = ""  # the VM-side error text
+    errno: int | None = None
+    elapsed_s: float | None = None
+    tls_version: str | None = None
+    peer_sha256: str | None = None  # of the certificate the manager sent (not verified on the VM)
+    timeout_s: float = 0.0

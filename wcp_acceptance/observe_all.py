@@ -21,24 +21,25 @@ from typing import Literal
 
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory.model import Timeouts
-from wcp_acceptance.observations import DnsObservation, EgressObservation, ResolverObservation
+from wcp_acceptance.observations import DnsObservation, EgressObservation, ManagerTlsObservation, ResolverObservation
 from wcp_acceptance.plan import return_path_destinations
 from wcp_acceptance.probes.dns import resolve_from_vm
 from wcp_acceptance.probes.egress import observe_egress
+from wcp_acceptance.probes.manager_tls import observe_manager_tls
 from wcp_acceptance.probes.observer import EgressObserver
 from wcp_acceptance.probes.resolver import resolve_with_vm_resolver
 from wcp_acceptance.probes.vmnet import observe_clock, observe_mtu, observe_ntp, observe_return_path
-from wcp_acceptance.targets import ClockProbe, DnsProbe, EgressProbe, MtuProbe, NtpProbe, ResolverProbe
+from wcp_acceptance.targets import ClockProbe, DnsProbe, EgressProbe, ManagerTlsProbe, MtuProbe, NtpProbe, ResolverProbe
 from wcp_acceptance.vmnet_records import ClockObservation, MtuObservation, NtpObservation, ReturnPathObservation
 from wcp_acceptance.vmpool import VmPool, VmRouting
 
-Kind = Literal["A", "PTR", "resolver", "egress", "routing", "return_path", "clock", "ntp", "mtu"]
-Observed = (DnsObservation | ResolverObservation | EgressObservation | VmRouting | ReturnPathObservation
-            | ClockObservation | NtpObservation | MtuObservation)
+Kind = Literal["A", "PTR", "resolver", "egress", "routing", "manager_tls", "return_path", "clock", "ntp", "mtu"]
+Observed = (DnsObservation | ResolverObservation | EgressObservation | VmRouting | ManagerTlsObservation
+            | ReturnPathObservation | ClockObservation | NtpObservation | MtuObservation)
 
 MAX_VMS = 16  # lanes at once: more VMs than this wait for a free lane
 CHANNELS_PER_VM = 4  # commands at once on one VM's connection
-KIND_ORDER: tuple[Kind, ...] = ("routing", "A", "PTR", "resolver", "egress")  # the order of the tests
+KIND_ORDER: tuple[Kind, ...] = ("routing", "A", "PTR", "resolver", "egress", "manager_tls")  # the order of the tests
 # kinds that ask nothing of the DNS servers or the observer share a wave with an earlier kind: the return path,
 # clock and path-MTU probes (quick commands) with the routing read, the NTP query (a python3 sender, like the A
 # queries) with the A queries, on the channels those leave free. Their peers are not the DNS servers, so they
@@ -56,7 +57,7 @@ class Wanted:
     """One observation to make: ``kind`` of ``probe`` (for ``routing``, the probe is the VM's name)."""
 
     kind: Kind
-    probe: DnsProbe | ResolverProbe | EgressProbe | ClockProbe | NtpProbe | MtuProbe | str
+    probe: DnsProbe | ResolverProbe | EgressProbe | ManagerTlsProbe | ClockProbe | NtpProbe | MtuProbe | str
 
     @property
     def vm(self) -> str:
@@ -79,6 +80,8 @@ def observe_one(pool: VmPool, wanted: Wanted, timeouts: Timeouts, observer: Egre
         return resolve_with_vm_resolver(pool.runner(probe.vm), probe, resolver_timeout(timeouts))
     if wanted.kind == "egress" and isinstance(probe, EgressProbe) and observer is not None:
         return observe_egress(pool.runner(probe.vm), observer, probe, timeouts.egress)
+    if wanted.kind == "manager_tls" and isinstance(probe, ManagerTlsProbe):
+        return observe_manager_tls(pool.runner(probe.vm), probe, timeouts.connect)
     vmnet = _observe_vmnet(pool, wanted, timeouts)
     if vmnet is not None:
         return vmnet

@@ -13,13 +13,17 @@ from urllib.parse import urlsplit
 
 from wcp_acceptance.inventory.model import Inventory
 from wcp_acceptance.targets import (
+    CapacityTarget,
     CertEndpoint,
     CertRole,
     ClockProbe,
     DnsProbe,
     EgressProbe,
+    ManagerTlsProbe,
     MtuProbe,
+    NamespaceRef,
     NatCase,
+    NcpViewRef,
     NtpProbe,
     ResolverProbe,
     ReturnPathProbe,
@@ -149,6 +153,42 @@ def cert_endpoints(inv: Inventory) -> list[CertEndpoint]:
     if inv.vcenter is not None:
         endpoints.append(_https_endpoint("vcenter", inv.vcenter.url, inv.vcenter.ca_file))
     return endpoints
+
+
+# ---- namespaces ------------------------------------------------------------------------------------
+def namespace_refs(inv: Inventory) -> list[NamespaceRef]:
+    """WCP-NS-001's targets: the system namespaces, each vSphere Namespace the inventory names, then the others."""
+    return [NamespaceRef("system"), *(NamespaceRef("named", name) for name in inv.supervisor.namespaces),
+            NamespaceRef("others")]
+
+
+# ---- ncp: NCP as NSX sees it -----------------------------------------------------------------------
+def ncp_views(inv: Inventory) -> list[NcpViewRef]:
+    return [NcpViewRef("ncpstatus"), NcpViewRef("annotations")]
+
+
+def manager_tls_probes(inv: Inventory) -> list[ManagerTlsProbe]:
+    """WCP-NCP-004's targets: each control-plane VM's management interface to each NSX manager of the inventory
+    (WCP-NCP-002 proves they are ncp.ini's nsx_api_managers)."""
+    names = {entry.name.lower(): entry.address for entry in inv.dns.management.names}
+    probes: list[ManagerTlsProbe] = []
+    for vm in inv.supervisor.control_plane:
+        iface, mgmt = vm.management_interface
+        for url in inv.nsx.managers:
+            parts = urlsplit(url)
+            host = parts.hostname or url
+            try:
+                address: IPv4Address | None = IPv4Address(host)
+            except ValueError:
+                address = names.get(host.lower())
+            probes.append(ManagerTlsProbe(vm.name, iface, mgmt.address.ip, host, parts.port or 443, address))
+    return probes
+
+
+# ---- capacity --------------------------------------------------------------------------------------
+def capacity_targets(inv: Inventory) -> list[CapacityTarget]:
+    """WCP-CAP-001's targets: NCP's ingress and egress IP pools, then the edge load balancer."""
+    return [CapacityTarget("ingress"), CapacityTarget("egress"), CapacityTarget("lb")]
 
 
 # ---- routing (return path), time, mtu ----------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from wcp_acceptance import api_reads
+from wcp_acceptance.checks.capacity import CAPACITY_READS, CapacityReads
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.observe_all import Observations
@@ -54,6 +55,22 @@ def _optional_cluster(got: Callable[[str], Any]) -> str | None:
         return None
 
 
+def _optional(got: Callable[[str], Any], name: str) -> Any:
+    """A read that only saves requests (``nsx_nat``: Tier-1s already read); None when it failed."""
+    try:
+        return got(name)
+    except ObservationError:
+        return None
+
+
+def _outcome(got: Callable[[str], Any], name: str) -> tuple[bool, object]:
+    """(True, the read's value) or (False, its ObservationError): reads a check keeps apart per target."""
+    try:
+        return True, got(name)
+    except ObservationError as error:
+        return False, error
+
+
 def _kube(r: Readers) -> KubeReader:
     return cast(KubeReader, r.kube)
 
@@ -65,13 +82,18 @@ def _nsx(r: Readers) -> NsxReader:
 # session fixture name -> (readers it needs, reads it needs, how it is read given the readers and those reads)
 READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "ncp_cluster": (("kube",), (), lambda r, got: api_reads.ncp_cluster(r.inventory, _kube(r))),
-    "service_ports": (("kube",), (), lambda r, got: api_reads.service_ports(_kube(r))),
+    # one list of Services: the DLB checks' ClusterIP ports and NCP's error annotations (WCP-NCP-003)
+    "kube_services": (("kube",), (), lambda r, got: api_reads.kube_services(_kube(r))),
+    "service_ports": ((), ("kube_services",), lambda r, got: got("kube_services").ports),
     "nsx_lb_services": (("nsx",), (), lambda r, got: api_reads.lb_services(_nsx(r))),
     "nsx_virtual_servers": (("nsx",), (), lambda r, got: api_reads.virtual_servers(_nsx(r))),
     "dlb_comparison": ((), ("nsx_lb_services", "nsx_virtual_servers", "ncp_cluster", "service_ports"),
                        lambda r, got: api_reads.dlb_comparison(got("nsx_lb_services"), got("nsx_virtual_servers"),
                                                                got("ncp_cluster"), got("service_ports"))),
-    "nsx_nat": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.nsx_nat(_nsx(r), got("ncp_cluster"))),
+    # one Tier-1 list for the NAT rules and the Tier-0 (read when one of them asks for it)
+    "nsx_tier1s": (("nsx",), (), lambda r, got: _nsx(r).tier1s()),
+    "nsx_nat": (("nsx",), ("ncp_cluster", "nsx_tier1s"), lambda r, got: api_reads.nsx_nat(
+        _nsx(r), got("ncp_cluster"), got("nsx_tier1s"))),
     "ncp_namespace_pods": (("kube",), (), lambda r, got: api_reads.ncp_namespace_pods(_kube(r))),
     "ncp_ini_managers": (("kube",), (), lambda r, got: api_reads.ncp_ini_managers(_kube(r))),
     "coredns_upstreams": (("kube",), (), lambda r, got: api_reads.coredns_upstreams(_kube(r))),
@@ -81,6 +103,31 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Read]] = {
     "apiserver_lb_service": (("kube",), (), lambda r, got: api_reads.apiserver_lb_service(_kube(r))),
     "vcenter_cluster": (("vcenter",), (), lambda r, got: api_reads.vcenter_cluster(
         r.inventory, cast(VcenterReader, r.vcenter))),
+    # namespaces and ncp: NCP as NSX sees it, every vSphere Namespace's egress
+    "kube_namespaces": (("kube",), (), lambda r, got: api_reads.kube_namespaces(_kube(r))),
+    "pod_ncp_errors": (("kube",), (), lambda r, got: api_reads.pod_ncp_errors(_kube(r))),
+    "ncp_errors": ((), ("kube_services", "kube_namespaces", "pod_ncp_errors"),
+                   lambda r, got: api_reads.ncp_errors(got("kube_services"), got("kube_namespaces"),
+                                                       got("pod_ncp_errors"))),
+    "ncp_status": (("nsx",), ("ncp_cluster",), lambda r, got: api_reads.ncp_status(r.inventory, _nsx(r),
+                                                                                   got("ncp_cluster"))),
+    "namespace_egress": (("nsx",), ("kube_namespaces",), lambda r, got: api_reads.namespace_egress(
+        r.inventory, _nsx(r), got("kube_namespaces"), _optional(got, "nsx_nat"))),
+    # bgp and capacity: NSX only
+    "nsx_tier0": (("nsx",), ("nsx_tier1s",), lambda r, got: api_reads.nsx_tier0(
+        r.inventory, _nsx(r), lambda: cast(list[dict[str, object]], got("nsx_tier1s")))),
+    "bgp_observation": (("nsx",), ("nsx_tier0",), lambda r, got: api_reads.bgp_observation(
+        r.inventory, _nsx(r), got("nsx_tier0"))),
+    "nsx_ip_pools": (("nsx",), (), lambda r, got: api_reads.nsx_ip_pools(_nsx(r))),
+    "lb_node_usage": (("nsx",), ("nsx_tier0",), lambda r, got: api_reads.lb_node_usage(_nsx(r), got("nsx_tier0"))),
+    "capacity_reads": (("nsx",), CAPACITY_READS, lambda r, got: CapacityReads(
+        {name: _outcome(got, name) for name in CAPACITY_READS})),
+}
+
+# fixtures that take reads through request.getfixturevalue (so that one failed read errors only its targets):
+# the reads they take, which pytest's fixture closure does not show
+ALSO_READS: dict[str, tuple[str, ...]] = {
+    "ncp_view_reads": ("ncp_status", "ncp_errors"),
 }
 
 
@@ -132,7 +179,9 @@ class ApiPrefetch:
     def start(self, executor: Executor, readers: Readers, names: Iterable[str]) -> None:
         """Read ``names`` (those of :data:`READS` whose readers exist) in one thread of ``executor``."""
         # a read whose reader could not be made is left to its fixture, which raises the reader's own error
-        wanted = [n for n in READS if n in set(names)
+        chosen = set(names)
+        chosen |= {also for name in list(chosen) for also in ALSO_READS.get(name, ())}
+        wanted = [n for n in READS if n in chosen
                   and all(getattr(readers, reader) is not None for reader in _readers_of(n))]
         if wanted:
             self._future = executor.submit(self._read_all, readers, wanted)

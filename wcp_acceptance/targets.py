@@ -182,6 +182,66 @@ class CertEndpoint:
         return VipPort(IPv4Address(self.host), self.port, self.server_name)
 
 
+# ---- namespaces ------------------------------------------------------------------------------------
+NamespaceGroup = Literal["system", "named", "others"]
+
+
+@dataclass(frozen=True)
+class NamespaceRef:
+    """WCP-NS-001's target: one vSphere Namespace the inventory names, the system namespaces (which share the
+    Supervisor's Tier-1 and egress IP), or every other vSphere Namespace the site holds (not known before the run)."""
+
+    group: NamespaceGroup
+    name: str = ""
+
+    def __str__(self) -> str:
+        if self.group == "system":
+            return "system namespaces (the Supervisor's own Tier-1)"
+        if self.group == "others":
+            return "vSphere Namespaces the inventory does not name"
+        return f"namespace {self.name}"
+
+
+# ---- ncp: NCP as NSX sees it -----------------------------------------------------------------------
+NcpView = Literal["ncpstatus", "annotations"]
+
+
+@dataclass(frozen=True)
+class NcpViewRef:
+    """WCP-NCP-003's two targets: NSX's ncpstatus of the container cluster, and NCP's error annotations."""
+
+    view: NcpView
+
+    def __str__(self) -> str:
+        return ("NSX ncpstatus of the container cluster" if self.view == "ncpstatus"
+                else "no ncp/error annotation on Services, Namespaces or pods")
+
+
+@dataclass(frozen=True)
+class ManagerTlsProbe:
+    """WCP-NCP-004: a TLS handshake from ``vm``'s management interface (source ``source``) to an NSX manager."""
+
+    vm: str
+    iface: str
+    source: IPv4Address
+    host: str  # as ncp.ini / the inventory names it (an address, or a name)
+    port: int
+    address: IPv4Address | None = None  # the address the inventory expects for a name (for route evidence)
+
+    def __str__(self) -> str:
+        return f"{self.vm}/{self.iface} -> nsx {self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class CapacityTarget:
+    """What WCP-CAP-001 judges: one of NCP's two IP pools, or the edge's load balancer."""
+
+    kind: Literal["ingress", "egress", "lb"]
+
+    def __str__(self) -> str:
+        return "edge load balancer" if self.kind == "lb" else f"{self.kind} IP pool"
+
+
 # ---- routing (return path), time, mtu: observed on the control-plane VMs ------------------------------
 @dataclass(frozen=True)
 class ReturnPathProbe:

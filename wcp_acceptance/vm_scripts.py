@@ -16,6 +16,13 @@ Egress datagram, argv ``<src> <observer> <port> <nonce> <wait>``, prints one of:
 
     {"sent": true, "port": 40123, "echo": "<text>"|null, "errno": null|113, "text": "...", "elapsed": 0.01}
     {"sent": false, "errno": 101, "text": "[Errno 101] Network is unreachable"}
+
+TLS handshake with an NSX manager (WCP-NCP-004), argv ``<src> <host> <port> <timeout>``: TCP from the bound
+source, a TLS handshake without verification (the VM does not hold the inventory's CA; the handshake is what
+NCP's connection needs), no request, then close. Prints one of::
+
+    {"ok": true, "stage": "done", "version": "TLSv1.3", "sha256": "<hex>", "elapsed": 0.01}
+    {"ok": false, "stage": "bind"|"resolve"|"connect"|"tls", "errno": 111|null, "text": "...", "elapsed": 3.0}
 """
 
 from __future__ import annotations
@@ -90,6 +97,43 @@ except OSError as exc:
           "from": icmp_from(sock), "elapsed": time.monotonic() - start})
 done({"sent": True, "port": local_port, "echo": echo.decode("utf-8", "replace"), "errno": None, "text": "",
       "elapsed": time.monotonic() - start})
+"""
+
+MANAGER_TLS_SCRIPT = """\
+import hashlib, json, socket, ssl, sys, time
+src, host, port, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+start = time.monotonic()
+def done(record):
+    record["elapsed"] = time.monotonic() - start
+    sys.stdout.write(json.dumps(record) + "\\n")
+    sys.exit(0)
+def fail(stage, exc):
+    done({"ok": False, "stage": stage, "errno": getattr(exc, "errno", None), "text": str(exc) or type(exc).__name__})
+try:
+    addr = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+except OSError as exc:
+    fail("resolve", exc)
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+sock.settimeout(wait)
+try:
+    sock.bind((src, 0))
+except OSError as exc:
+    fail("bind", exc)
+try:
+    sock.connect(addr)
+except OSError as exc:
+    fail("connect", exc)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+try:
+    tls = context.wrap_socket(sock, server_hostname=host)
+    der = tls.getpeercert(binary_form=True) or b""
+    version = tls.version()
+    tls.close()
+except (OSError, ssl.SSLError) as exc:
+    fail("tls", exc)
+done({"ok": True, "stage": "done", "version": version, "sha256": hashlib.sha256(der).hexdigest()})
 """
 
 _ICMP_NAMES = {

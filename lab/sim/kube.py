@@ -158,6 +158,8 @@ def service_object(svc: ServiceSpec, created: str) -> JsonDict:
                           "resourceVersion": "", "creationTimestamp": created}
     if (svc.namespace, svc.name) == ("default", "kubernetes"):
         metadata["labels"] = {"component": "apiserver", "provider": "kubernetes"}
+    if svc.annotations:
+        metadata["annotations"] = dict(svc.annotations)
     spec: JsonDict = {}
     if svc.type == "ExternalName":
         spec = {"type": "ExternalName", "sessionAffinity": "None", "externalName": svc.external_name or ""}
@@ -371,17 +373,23 @@ class KubeApiSim(StatedLatency):
         created = rfc3339(self.created)
         out = []
         for ns in m.namespaces:
+            # system namespaces share the Supervisor's Tier-1 and egress IP; a vSphere Namespace has its own, its
+            # pod subnet, and WCP's vSphereClusterID label (as `kubectl describe ns` prints them on a real site)
+            vsphere = m.vsphere_namespace(ns)
+            labels = {"kubernetes.io/metadata.name": ns}
+            annotations = {"ncp/extpoolid": ip_pool_name(m), "ncp/router_id": m.system_tier1,
+                           "ncp/snat_ip": m.egress_ip}
+            if vsphere is not None:
+                labels["vSphereClusterID"] = m.cluster_moid
+                annotations = {"ncp/extpoolid": ip_pool_name(m), "ncp/router_id": vsphere.tier1,
+                               "ncp/snat_ip": vsphere.snat_ip, "ncp/subnet-0": vsphere.subnet}
             metadata: JsonDict = {
                 "name": ns,
                 "uid": stable_uuid("ns", ns),
                 "resourceVersion": "",
                 "creationTimestamp": created,
-                "labels": {"kubernetes.io/metadata.name": ns},
-                "annotations": {
-                    "ncp/extpoolid": ip_pool_name(m),
-                    "ncp/router_id": m.system_tier1,
-                    "ncp/snat_ip": m.egress_ip,
-                },
+                "labels": labels,
+                "annotations": annotations,
             }
             out.append(("", ns, {"metadata": metadata, "spec": {"finalizers": ["kubernetes"]},
                                  "status": {"phase": "Active"}}))

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..model import NatRule, SupervisorModel, VirtualServer, stable_uuid
+from . import nsx_routing
 from .controls import Fault, Response, SimControls, make_handler
 
 MAX_PAGE_SIZE = 1000
@@ -187,8 +188,9 @@ def lb_services_json(model: SupervisorModel) -> list[dict[str, Any]]:
     return [dlb, slb]
 
 
-def tier1_json(model: SupervisorModel) -> dict[str, Any]:
-    t1 = model.system_tier1
+def tier1_json(model: SupervisorModel, t1: str | None = None, snat_ip: str | None = None) -> dict[str, Any]:
+    """The system Tier-1, or (``t1``, ``snat_ip``) a vSphere Namespace's own."""
+    t1 = t1 or model.system_tier1
     head: dict[str, Any] = {
         "tier0_path": "/infra/tier-0s/t0-gw",
         "failover_mode": "NON_PREEMPTIVE",
@@ -204,9 +206,22 @@ def tier1_json(model: SupervisorModel) -> dict[str, Any]:
         ("ncp/version", NCP_VERSION),
         ("ncp/cluster", model.ncp_cluster),
         ("ncp/extpoolid", f"{model.ncp_cluster}-ippool-{model.egress_cidr.split('/')[0].replace('.', '-')}"),
-        ("ncp/snat_ip", model.egress_ip),
+        ("ncp/snat_ip", snat_ip or model.egress_ip),
     ])))
     return head
+
+
+def ncp_status_json(model: SupervisorModel, policy_path: str) -> tuple[int, bytes] | None:
+    """``.../container-cluster/<cluster>/ncpstatus`` (what NCP last posted; 404 for another cluster), else None."""
+    head, _, cluster = policy_path.removesuffix("/ncpstatus").rpartition("/container-cluster/")
+    if not policy_path.endswith("/ncpstatus") or head != "/infra/sites/default/enforcement-points/default":
+        return None
+    if cluster != model.ncp_cluster:
+        return 404, error_body(404, 600, f"Container cluster {cluster} not found.")
+    body: dict[str, Any] = {"status": model.ncp_status, "interval": 60}
+    if model.ncp_status_detail:
+        body["detail"] = model.ncp_status_detail
+    return 200, _dumps(body)
 
 
 def nat_rule_json(model: SupervisorModel, rule: NatRule, section: str = "USER") -> dict[str, Any]:
@@ -317,10 +332,12 @@ class NsxPolicySim(SimControls):
             "/infra/lb-pools": lambda: [pool_json(m, vs) for vs in m.virtual_servers],
             "/infra/lb-services": lambda: lb_services_json(m),
             "/infra/lb-app-profiles": lambda: app_profiles_json(m),
-            "/infra/tier-1s": lambda: [tier1_json(m)],
+            "/infra/tier-1s": lambda: [tier1_json(m), *(tier1_json(m, ns.tier1, ns.snat_ip)
+                                                        for ns in m.vsphere_namespaces)],
             "/infra/domains": lambda: [domain_json(m)],
         }
-        for t1 in {m.system_tier1} | {r.tier1 for r in m.nat_rules}:
+        builders.update(nsx_routing.builders(m, _common))  # Tier-0, BGP neighbours, edge nodes, IP pools
+        for t1 in {m.system_tier1} | {r.tier1 for r in m.nat_rules} | {ns.tier1 for ns in m.vsphere_namespaces}:
             for section in NAT_SECTIONS:
                 builders[f"/infra/tier-1s/{t1}/nat/{section}/nat-rules"] = self._nat_builder(t1, section)
         with self._build_lock:
@@ -420,11 +437,17 @@ class NsxPolicySim(SimControls):
                                            "product_version": self.product_version}))
         if path == "/api/v1/reverse-proxy/node/health":
             return self._json(200, _dumps({"healthy": True}))
+        routed = nsx_routing.route(self, path, query)  # BGP status and routes, IP pools, lb-node-usage
+        if routed is not None:
+            return routed
         if not path.startswith(POLICY_PREFIX + "/"):
             return self._error(404, 404, f"The requested URI: {path} could not be found.")
         policy_path = path[len(POLICY_PREFIX):].rstrip("/")
         if policy_path == "/search/query":
             return self._search(query)
+        status = ncp_status_json(self.model, policy_path)
+        if status is not None:
+            return self._json(*status)
         collection = self._collection(policy_path)
         if collection is not None:
             return self._list(policy_path, collection, query)

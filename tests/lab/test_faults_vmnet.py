@@ -32,6 +32,6 @@ def test_the_new_checks_join_the_faults_that_honestly_reach_them() -> None:
 
     for name in ("cp-vm-unreachable", "cp-vm-silent", "cp-vms-silent"):
         assert {"WCP-RT-002", "WCP-TIME-001", "WCP-MTU-001"} <= checks(name)
-    for name in ("snat-missing", "egress-blackholed"):
+    for name in ("snat-missing", "egress-blackholed", "bgp-down"):
         assert "WCP-MTU-001" in checks(name)
     assert checks("rp-filter-strict") == {"WCP-RT-002"}  # the ESXi host is no WCP-RT-001 dependency

@@ -124,7 +124,27 @@ def test_nat_rules_follow_policy_nat_rule_and_no_snat_has_no_translation(nsx_sim
     assert internal["results"] == []
     assert internal["result_count"] == 0
     tier1s = get(nsx_sim, "/policy/api/v1/infra/tier-1s").json()["results"]
-    assert [t["id"] for t in tier1s] == [model.system_tier1]
+    want = [model.system_tier1, *(ns.tier1 for ns in model.vsphere_namespaces)]
+    assert sorted(t["id"] for t in tier1s) == sorted(want)
+
+
+def test_a_vsphere_namespace_has_its_own_tier1_and_snat_rule(nsx_sim: RunningNsx) -> None:
+    model = nsx_sim.app.model
+    (team,) = model.vsphere_namespaces
+    tier1 = get(nsx_sim, f"/policy/api/v1/infra/tier-1s/{team.tier1}").json()
+    assert {"scope": "ncp/snat_ip", "tag": team.snat_ip} in tier1["tags"]
+    rules = get(nsx_sim, f"/policy/api/v1/infra/tier-1s/{team.tier1}/nat/USER/nat-rules").json()["results"]
+    assert [(r["action"], r["source_network"], r["translated_network"]) for r in rules] == [
+        ("SNAT", team.subnet, team.snat_ip)]
+
+
+def test_ncpstatus_of_the_container_cluster(nsx_sim: RunningNsx) -> None:
+    model = nsx_sim.app.model
+    base = "/policy/api/v1/infra/sites/default/enforcement-points/default/container-cluster"
+    assert get(nsx_sim, f"{base}/{model.ncp_cluster}/ncpstatus").json() == {"status": "HEALTHY", "interval": 60}
+    other = get(nsx_sim, f"{base}/domain-c99:nope/ncpstatus")
+    assert other.status_code == 404
+    assert other.json()["error_code"] == 600
 
 
 def test_node_version_and_health(nsx_sim: RunningNsx) -> None:

@@ -36,6 +36,9 @@ def test_ids_of_the_example_site_read_as_sentences(tmp_path: Path) -> None:
         "tests_live/test_apiserver_slb.py::test_vip_has_slb_virtual_server_and_service_ingress"
         "[kube-system/kube-apiserver-lb-svc]",
         "tests_live/test_apiserver_slb.py::test_vip_pool_holds_exactly_the_control_plane_vms[172.16.1.2:443]",
+        "tests_live/test_bgp.py::test_tier0_bgp_neighbours_are_established_and_advertise_the_ranges",
+        "tests_live/test_capacity.py::test_ip_pools_and_edge_load_balancer_have_room[egress IP pool]",
+        "tests_live/test_capacity.py::test_ip_pools_and_edge_load_balancer_have_room[edge load balancer]",
     ):
         assert expected in ids
     assert not [i for i in ids if re.search(r"\[\w+\d+\]$", i)], "an id fell back to argname<N>"

@@ -20,7 +20,7 @@ from wcp_acceptance.commands import (
 )
 from wcp_acceptance.inventory.model import ControlPlaneVm, Timeouts
 from wcp_acceptance.transport.ssh import VmSshBackend
-from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT
+from wcp_acceptance.vm_scripts import DNS_QUERY_SCRIPT, EGRESS_SEND_SCRIPT, MANAGER_TLS_SCRIPT
 
 QUERY_HEX = "ab12" + "0100" + "0001" + "0000" * 3 + "07766365" + "6e746572" + "00" + "00010001"
 
@@ -43,6 +43,8 @@ ALLOWED_EXAMPLES = [
     ["command", "-v", "dig"],
     ["python3", "-c", DNS_QUERY_SCRIPT, "10.244.0.2", "10.1.1.10", "53", QUERY_HEX, "2"],
     ["python3", "-c", EGRESS_SEND_SCRIPT, "10.244.0.2", "203.0.113.7", "40000", "n-1a2b", "1.5"],
+    ["python3", "-c", MANAGER_TLS_SCRIPT, "192.168.10.45", "192.168.10.28", "443", "3"],
+    ["python3", "-c", MANAGER_TLS_SCRIPT, "192.168.10.45", "nsx.corp.local", "443", "5"],
     ["dig", "-b", "192.168.10.45", "@192.168.10.10", "-p", "53", "20.10.168.192.in-addr.arpa", "PTR",
      "+tries=1", "+time=2", "+noall", "+answer", "+comments"],
     # return path, clock, path MTU (more cases in test_vmnet_checks.py)
@@ -83,6 +85,11 @@ FORBIDDEN_EXAMPLES = [
     ["python3", "-c", DNS_QUERY_SCRIPT, "10.0.0.1", "10.0.0.2", "53", QUERY_HEX, "0"],
     ["python3", "-c", DNS_QUERY_SCRIPT, "10.0.0.1", "10.0.0.2", "53", QUERY_HEX],
     ["python3", "-c", EGRESS_SEND_SCRIPT, "10.0.0.1", "10.0.0.2", "53", "nonce with space", "1"],
+    ["python3", "-c", MANAGER_TLS_SCRIPT, "eth0", "192.168.10.28", "443", "3"],  # source must be an address
+    ["python3", "-c", MANAGER_TLS_SCRIPT, "192.168.10.45", "nsx;reboot", "443", "3"],
+    ["python3", "-c", MANAGER_TLS_SCRIPT, "192.168.10.45", "192.168.10.28", "0", "3"],
+    ["python3", "-c", MANAGER_TLS_SCRIPT, "192.168.10.45", "192.168.10.28", "443"],
+    ["python3", "-c", MANAGER_TLS_SCRIPT + "\nimport os", "192.168.10.45", "192.168.10.28", "443", "3"],
     ["dig", "-b", "10.0.0.1", "@10.0.0.2", "-p", "53", "a.corp.local", "AXFR",
      "+tries=1", "+time=2", "+noall", "+answer", "+comments"],
     ["dig", "-b", "10.0.0.1", "@10.0.0.2", "-p", "53", "a.corp.local", "A",

@@ -33,6 +33,8 @@ def test_the_example_inventory_validates() -> None:
     assert str(inv.networks.egress_ip) == "172.16.2.1"
     assert inv.nsx.password.reveal() == "nsx-secret"
     assert "nsx-secret" not in repr(inv)
+    assert inv.supervisor.namespaces == ("team-a",)
+    assert (inv.nsx.site, inv.nsx.enforcement_point) == ("default", "default")
 
 
 @pytest.mark.parametrize(
@@ -72,6 +74,10 @@ def test_the_example_inventory_validates() -> None:
         pytest.param(lambda d: d["supervisor"]["control_plane"][0]["ssh"].pop("known_hosts"),
                      "supervisor.control_plane[0].ssh.known_hosts: required to check host keys",
                      id="no known_hosts"),
+        pytest.param(lambda d: d["supervisor"].update(namespaces=["Team_A"]),
+                     "supervisor.namespaces[0]: 'Team_A' is not a Namespace name", id="bad Namespace name"),
+        pytest.param(lambda d: d["supervisor"].update(namespaces=["team-a", "team-a"]),
+                     "supervisor.namespaces: a Namespace is named twice", id="Namespace named twice"),
     ],
 )
 def test_a_bad_field_is_named_with_its_path_and_reason(tmp_path: Path, mutate, expected: str) -> None:

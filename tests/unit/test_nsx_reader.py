@@ -100,7 +100,8 @@ def test_convenience_lists_and_objects(nsx_sim: RunningNsx) -> None:
     reader = reader_for(nsx_sim)
     assert {s["id"] for s in reader.lb_services()} == {model.dlb_lb_service_id, f"lbs_{model.system_tier1}"}
     assert len(reader.lb_pools()) == len(model.virtual_servers)
-    assert [t["id"] for t in reader.tier1s()] == [model.system_tier1]
+    assert sorted(t["id"] for t in reader.tier1s()) == sorted([model.system_tier1,
+                                                               *(ns.tier1 for ns in model.vsphere_namespaces)])
     assert sorted(r["action"] for r in reader.nat_rules(model.system_tier1)) == ["NO_SNAT", "NO_SNAT", "SNAT"]
     assert reader.nat_rules(model.system_tier1, "DEFAULT") == []
     with pytest.raises(ValueError, match="NAT section"):

@@ -26,5 +26,6 @@ pytest_plugins = [
     "wcp_acceptance.fixtures.site",
     "wcp_acceptance.fixtures.vms",
     "wcp_acceptance.fixtures.apis",
+    "wcp_acceptance.fixtures.routing",
     "wcp_acceptance.fixtures.observations",
 ]

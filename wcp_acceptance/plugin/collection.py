@@ -12,12 +12,16 @@ from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.plugin.state import INVENTORY, RUN
 from wcp_acceptance.report.summary import TestRecord
 from wcp_acceptance.targets import (
+    CapacityTarget,
     CertEndpoint,
     ClockProbe,
     DnsProbe,
     EgressProbe,
+    ManagerTlsProbe,
     MtuProbe,
+    NamespaceRef,
     NatCase,
+    NcpViewRef,
     NtpProbe,
     ResolverProbe,
     ReturnPathProbe,
@@ -40,12 +44,17 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "nat_case": plan.nat_cases,
     "slb_target": plan.slb_targets,
     "cert_endpoint": plan.cert_endpoints,
+    "namespace_ref": plan.namespace_refs,
+    "ncp_view": plan.ncp_views,
+    "manager_tls_probe": plan.manager_tls_probes,
+    "capacity_target": plan.capacity_targets,
     "return_path_probe": plan.return_path_probes,
     "time_target": plan.time_targets,
     "mtu_probe": plan.mtu_probes,
 }
 TARGET_TYPES = (DnsProbe, UpstreamProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort,
-                ServiceRef, CertEndpoint, ReturnPathProbe, ClockProbe, NtpProbe, MtuProbe)
+                ServiceRef, CertEndpoint, NamespaceRef, NcpViewRef, ManagerTlsProbe, CapacityTarget, ReturnPathProbe,
+                ClockProbe, NtpProbe, MtuProbe)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -189,13 +189,24 @@ class KubeReader:
         """One Service (a single GET); a missing one raises KubeApiError with status 404."""
         return self._get(f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{quote(name, safe='')}")
 
-    def cluster_ip_service_ports(self) -> list[ServicePort]:
+    def cluster_ip_service_ports(self, *, also: Callable[[list[JsonDict]], object] | None = None) -> list[ServicePort]:
         """Every (Service, port, protocol) that has a ClusterIP: what NCP gives a DLB virtual server.
 
-        Each page of Services becomes its ports as it arrives; the Services' JSON is not kept."""
+        Each page of Services becomes its ports as it arrives (and goes to ``also``, which keeps what else it
+        needs of it, e.g. NCP's error annotations); the Services' JSON is not kept."""
         ports: list[ServicePort] = []
-        self._list("/api/v1/services", each_page=lambda items: ports.extend(service_ports_with_cluster_ip(items)))
+
+        def page(items: list[JsonDict]) -> None:
+            ports.extend(service_ports_with_cluster_ip(items))
+            if also is not None:
+                also(items)
+
+        self._list("/api/v1/services", each_page=page)
         return ports
+
+    def each_page(self, path: str, handle: Callable[[list[JsonDict]], object]) -> None:
+        """Every page of a chunked list (e.g. ``/api/v1/pods``) to ``handle``, as it arrives; nothing is kept."""
+        self._list(path, each_page=handle)
 
     # ---- plumbing ------------------------------------------------------------------------------
     def _list(self, path: str, *, each_page: Callable[[list[JsonDict]], object] | None = None) -> list[JsonDict]:
