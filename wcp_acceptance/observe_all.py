@@ -31,7 +31,7 @@ from wcp_acceptance.probes.resolver import resolve_with_vm_resolver
 from wcp_acceptance.probes.vmnet import observe_clock, observe_mtu, observe_ntp, observe_return_path
 from wcp_acceptance.targets import ClockProbe, DnsProbe, EgressProbe, ManagerTlsProbe, MtuProbe, NtpProbe, ResolverProbe
 from wcp_acceptance.vmnet_records import ClockObservation, MtuObservation, NtpObservation, ReturnPathObservation
-from wcp_acceptance.vmpool import VmPool, VmRouting
+from wcp_acceptance.vmpool import VmPool, VmRouting, route_pairs
 
 Kind = Literal["A", "PTR", "resolver", "egress", "routing", "manager_tls", "return_path", "clock", "ntp", "mtu"]
 Observed = (DnsObservation | ResolverObservation | EgressObservation | VmRouting | ManagerTlsObservation
@@ -98,8 +98,9 @@ def _observe_vmnet(pool: VmPool, wanted: Wanted, timeouts: Timeouts) -> Observed
     probe = wanted.probe
     if wanted.kind == "return_path" and isinstance(probe, str):
         destinations = [address for address, _ in return_path_destinations(pool.inventory)]
-        routing = pool.routing(probe)  # the route gets are part of the VM's one routing read
-        return observe_return_path(pool.runner(probe), pool.vm(probe), routing.raw, destinations)
+        vm = pool.vm(probe)  # what the VM's routing read asks anyway is taken from it, the rest asked beside it
+        return observe_return_path(pool.runner(probe), vm, destinations, route_pairs(pool.inventory, vm),
+                                   lambda: pool.routing(probe).raw)
     if wanted.kind == "clock" and isinstance(probe, ClockProbe):
         return observe_clock(pool.runner(probe.vm), probe)
     if wanted.kind == "ntp" and isinstance(probe, NtpProbe):

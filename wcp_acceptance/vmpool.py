@@ -19,7 +19,7 @@ from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory import Inventory
 from wcp_acceptance.inventory.model import ControlPlaneVm
 from wcp_acceptance.iproute import PolicyRouting
-from wcp_acceptance.plan import management_dependencies, return_path_destinations
+from wcp_acceptance.plan import management_dependencies
 from wcp_acceptance.probes.routing import RoutingRaw, collect_routing
 from wcp_acceptance.transport.ssh import VmConnection, connect_vm
 
@@ -50,8 +50,6 @@ def route_pairs(inv: Inventory, vm: ControlPlaneVm) -> list[tuple[str, str]]:
         role = inv.dns.management if spec.network == "management" else inv.dns.workload
         for server in spec.dns_servers or role.servers:
             pairs.append((str(server), str(spec.address.ip)))
-    for spec in vm.interfaces.values():  # WCP-RT-002: from every interface to vCenter, NSX and the ESXi hosts
-        pairs.extend((str(address), str(spec.address.ip)) for address, _role in return_path_destinations(inv))
     return list(dict.fromkeys(pairs))
 
 

@@ -184,25 +184,35 @@ def test_no_route_at_all_fails_and_a_missing_or_lying_answer_is_an_error() -> No
         check_return_path(ESXI_PROBE, unknown)
 
 
-def test_the_return_path_probe_is_one_cat_plus_the_routing_read(tmp_path: Path) -> None:
+def test_the_return_path_probe_asks_only_what_the_routing_read_does_not(tmp_path: Path) -> None:
     inv = load_inventory(write(tmp_path, example_data()))
     vm = inv.supervisor.control_plane[0]
-    eth0 = str(vm.interfaces["eth0"].address.ip)
+    eth0, eth1 = str(vm.interfaces["eth0"].address.ip), str(vm.interfaces["eth1"].address.ip)
     routing = RoutingRaw("cp-1", "[]", "[]", {(VCENTER, eth0): EXAMPLE_ROUTE_ETH0},
                          {(ESXI, eth0): "RTNETLINK answers: Network is unreachable"})
-    runner = ScriptedRunner(lambda argv: (0, "0\n1\n2\n", ""))
-    obs = observe_return_path(runner, vm, routing, [IPv4Address(VCENTER), IPv4Address(ESXI)])  # type: ignore[arg-type]
-    assert runner.sent == [("cat", "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/eth0/rp_filter",
-                            "/proc/sys/net/ipv4/conf/eth1/rp_filter")]
+
+    def vm_answers(argv: Sequence[str]) -> tuple[int, str, str]:
+        return (0, "0\n1\n2\n", "") if argv[0] == "cat" else (0, STEERED, "")
+
+    runner = ScriptedRunner(vm_answers)
+    reads: list[int] = []
+    obs = observe_return_path(runner, vm, [IPv4Address(VCENTER), IPv4Address(ESXI)],  # type: ignore[arg-type]
+                              {(VCENTER, eth0), (ESXI, eth0)}, lambda: reads.append(1) or routing)
+    assert runner.sent == [
+        ("cat", "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/eth0/rp_filter",
+         "/proc/sys/net/ipv4/conf/eth1/rp_filter"),
+        ("ip", "-j", "route", "get", VCENTER, "from", eth1), ("ip", "-j", "route", "get", ESXI, "from", eth1)]
+    assert reads == [1]
     assert obs.effective_rp_filter("eth0") == 1
     assert obs.routes[(VCENTER, eth0)].status == 0
     assert obs.routes[(ESXI, eth0)].status == 2
+    assert obs.routes[(ESXI, eth1)].out == STEERED
     missing = ScriptedRunner(lambda argv: (1, "0\n1\n", "cat: /proc/sys/net/ipv4/conf/eth1/rp_filter: No such file"))
     with pytest.raises(ObservationError, match="cannot read rp_filter: cat: /proc/sys/net/ipv4/conf/eth1"):
-        observe_return_path(missing, vm, routing, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
+        observe_return_path(missing, vm, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
     lying = ScriptedRunner(lambda argv: (0, "0\nstrict\n2\n", ""))
     with pytest.raises(ObservationError, match="cannot read rp_filter"):
-        observe_return_path(lying, vm, routing, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
+        observe_return_path(lying, vm, [IPv4Address(VCENTER)])  # type: ignore[arg-type]
 
 
 # ---- WCP-TIME-001 -------------------------------------------------------------------------------------------

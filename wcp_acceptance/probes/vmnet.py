@@ -1,8 +1,9 @@
 """Return path, clock, NTP and path MTU, observed on a control-plane VM with allow-listed read-only commands.
 
-- return path: one ``cat`` per VM of ``/proc/sys/net/ipv4/conf/{all,<iface>...}/rp_filter``; the
-  ``ip -j route get <dst> from <iface address>`` answers come from the VM's one routing read (a
-  ``python3`` wrapper around them cost more in interpreter start-up than the separate commands);
+- return path: one ``cat`` per VM of ``/proc/sys/net/ipv4/conf/{all,<iface>...}/rp_filter`` and
+  ``ip -j route get <dst> from <iface address>`` for each pair the VM's routing read (WCP-RT-001's) does
+  not ask already, on a channel of its own beside that read; the pairs it does ask are taken from it
+  (a ``python3`` wrapper around the route gets cost more in interpreter start-up than the commands);
 - clock: ``date +%s.%N``, bracketed by the runner's clock read just before and just after the command
   (the VM read its clock somewhere inside that window: half of it bounds the error);
 - NTP: a 48-byte NTP mode 3 query sent *from the VM's management address* by the DNS sender (it moves
@@ -24,7 +25,7 @@ import re
 import secrets
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from ipaddress import IPv4Address
 
 from wcp_acceptance.commands import ReadOnlyRunner
@@ -50,11 +51,13 @@ SEARCH_STEPS = 5  # halvings at most when the expected size fails and the MTU is
 
 
 # ---- return path ----------------------------------------------------------------------------------------
-def observe_return_path(runner: ReadOnlyRunner, vm: ControlPlaneVm, routing: RoutingRaw,
-                        destinations: Sequence[IPv4Address]) -> ReturnPathObservation:
-    """rp_filter of ``all`` and every interface (one ``cat``), with the kernel's route from each interface address
-    to each destination taken from the VM's one routing read (:func:`wcp_acceptance.vmpool.route_pairs` asks
-    for these pairs too), so WCP-RT-002 costs one command per VM."""
+def observe_return_path(runner: ReadOnlyRunner, vm: ControlPlaneVm, destinations: Sequence[IPv4Address],
+                        shared_pairs: Collection[tuple[str, str]] = (),
+                        shared_routing: Callable[[], RoutingRaw] | None = None) -> ReturnPathObservation:
+    """rp_filter of ``all`` and every interface (one ``cat``) and the kernel's route from each interface address
+    to each destination. A (dst, src) pair in ``shared_pairs`` is taken from the VM's one routing read
+    (``shared_routing``, which WCP-RT-001 makes anyway) instead of being asked again; the others are asked here,
+    while that read runs on another channel."""
     target = f"{vm.name} return path"
     names = ["all", *vm.interfaces]
     files = [f"/proc/sys/net/ipv4/conf/{name}/rp_filter" for name in names]
@@ -65,14 +68,20 @@ def observe_return_path(runner: ReadOnlyRunner, vm: ControlPlaneVm, routing: Rou
             f"exit {result.exit_status}, {len(values)} values for {len(files)} files"
         raise ObservationError(target, f"cannot read rp_filter: {why}", (result.evidence(),))
     rp: dict[str, int | None] = {name: int(value) for name, value in zip(names, values, strict=True)}
+    pairs = list(dict.fromkeys((str(dst), str(spec.address.ip)) for spec in vm.interfaces.values()
+                               for dst in destinations))
+    shared = set(shared_pairs) if shared_routing is not None else set()
     routes: dict[tuple[str, str], RouteAnswer] = {}
-    for spec in vm.interfaces.values():
-        for dst in destinations:
-            key = (str(dst), str(spec.address.ip))
-            if key in routing.route_gets:
-                routes[key] = RouteAnswer(0, routing.route_gets[key], "")
-            elif key in routing.route_get_errors:
-                routes[key] = RouteAnswer(2, "", routing.route_get_errors[key])
+    for dst, src in (p for p in pairs if p not in shared):
+        got = runner.run(["ip", "-j", "route", "get", dst, "from", src])
+        routes[(dst, src)] = RouteAnswer(got.exit_status, got.stdout, got.stderr)
+    if shared_routing is not None and any(p in shared for p in pairs):
+        raw = shared_routing()
+        for key in (p for p in pairs if p in shared):
+            if key in raw.route_gets:
+                routes[key] = RouteAnswer(0, raw.route_gets[key], "")
+            elif key in raw.route_get_errors:
+                routes[key] = RouteAnswer(2, "", raw.route_get_errors[key])
     return ReturnPathObservation(vm.name, rp, routes, result.evidence())
 
 
