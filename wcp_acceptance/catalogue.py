@@ -123,7 +123,8 @@ CHECKS: tuple[Check, ...] = (
           "that interface, or that interface's effective rp_filter (max of all and the interface) is loose or "
           "off; strict (1) with the route out another interface fails",
           "one cat of /proc/sys/net/ipv4/conf/{all,<iface>}/rp_filter per VM; ip -j route get <dst> from "
-          "<interface address> for each pair, in the VM's one routing read", doc=KB_RP_FILTER,
+          "<interface address> for each pair (those WCP-RT-001's routing read asks are taken from it)",
+          doc=KB_RP_FILTER,
           needs=("supervisor.control_plane", "vcenter", "nsx.managers", "esxi_hosts")),
     Check("WCP-EGR-001", "egress", "workload egress leaves as the egress IP",
           "a datagram from each VM's workload interface reaches the observer with the egress IP as source",
