@@ -17,7 +17,8 @@ from .model import LAB_NAMESPACE, SupervisorModel
 from .sim.vcenter import vapi_message as vcenter_message
 from .topology import Topology
 
-Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory", "cp_filter", "bgp"]
+Plane = Literal["edge", "sims", "dns", "dns_route", "rules", "sshd", "inventory", "cp_filter", "bgp", "return_path",
+                "clock", "ntp", "mtu"]
 
 
 @dataclass(frozen=True)
@@ -442,3 +443,69 @@ def apply_ns_ncp_to_model(model: SupervisorModel, faults: set[str]) -> None:
         for svc in model.services:
             if (svc.namespace, svc.name) == NCP_ERROR_SERVICE:
                 svc.annotations = {**svc.annotations, "ncp/error.loadbalancer": "IP_POOL_EXHAUSTED"}
+
+
+# ---- routing (return path), time, mtu: faults on the control-plane VMs and the path beyond the edge ---------
+CLOCK_SKEW_S = 30  # cp-clock-skew: seconds the skewed VM's clock runs ahead (beyond the default fail_seconds 5)
+SMALL_MTU = 1400  # mtu-small: the MTU of the edge <-> router uplink
+FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/"
+                 "libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1")
+
+
+def skewed_vm(topology: Topology) -> str:
+    """The control-plane VM whose login sessions see a clock CLOCK_SKEW_S ahead under cp-clock-skew."""
+    return sorted(topology.control_planes)[0]
+
+
+def steered_esxi(topology: Topology) -> IPv4Address:
+    """The ESXi host rp-filter-strict's ip rule steers out eth1 (the topology's first)."""
+    if not topology.esxi_hosts:
+        raise ValueError("rp-filter-strict needs esxi_hosts in the topology")
+    return topology.esxi_hosts[0]
+
+
+def rp_filter_sysctls(*, strict: bool) -> dict[str, str]:
+    """The VMs' rp_filter: loose everywhere (the lab's healthy VMs), or strict on eth0 with all at 0, so that
+    eth0's effective value max(all, eth0) is 1 while eth1 stays loose."""
+    if strict:
+        return {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.eth0.rp_filter": "1",
+                "net.ipv4.conf.eth1.rp_filter": "2"}
+    return {"net.ipv4.conf.all.rp_filter": "2", "net.ipv4.conf.eth0.rp_filter": "2",
+            "net.ipv4.conf.eth1.rp_filter": "2"}
+
+
+def _also(name: str, *extra: Expect) -> None:
+    """What a new check honestly adds to an existing fault's expectations."""
+    fault = FAULTS[name]
+    FAULTS[name] = Fault(fault.name, fault.breaks, fault.planes, fault.expect + extra)
+
+
+_BEYOND = "cp-*/eth1 -> * (beyond the edge) *"
+FAULTS.update({f.name: f for f in (
+    _f("rp-filter-strict",
+       "strict rp_filter on the VMs' eth0 (all 0, eth0 1) plus an ip rule 'to <ESXi host> lookup 200' that sends "
+       "requests from eth0's address to that ESXi host out eth1: their replies come back on eth0 and are dropped",
+       ("return_path",),
+       E("WCP-RT-002", "cp-*/eth0 -> * (ESXi host)", "failed", "strict reverse-path filtering")),
+    _f("cp-clock-skew",
+       f"the first control-plane VM's login sessions run with libfaketime preloaded, {CLOCK_SKEW_S} s ahead (the "
+       "VM's clock as its commands read it)", ("clock",),
+       E("WCP-TIME-001", "cp-1 clock", "failed", "ahead of the runner")),
+    _f("ntp-server-down", "the lab's NTP server (on the router's management address) is stopped", ("ntp",),
+       E("WCP-TIME-001", "cp-*/eth0 -> * (NTP)", "failed", "does not answer")),
+    _f("mtu-small",
+       f"the edge <-> router uplink runs at MTU {SMALL_MTU}: don't-fragment packets of 1500 bytes from the "
+       "workload network stop at the edge (Frag needed) while small ones and the segment pass", ("mtu",),
+       E("WCP-MTU-001", _BEYOND, "failed", f"largest that passed: {SMALL_MTU} bytes")),
+)})
+# no way out of the cluster (or, under bgp-down, no way back to the egress IP): nothing beyond the edge answers a
+# ping of any size, so its MTU cannot be measured
+for _name in ("snat-missing", "egress-blackholed", "bgp-down"):
+    _also(_name, E("WCP-MTU-001", _BEYOND, "error", "no don't-fragment ping at all"))
+# a VM that cannot be reached cannot be asked for its routes, clock or pings
+_also("cp-vm-unreachable", E("WCP-RT-002", "cp-3/*", "error", "refused"),
+      E("WCP-TIME-001", "cp-3*", "error", "refused"), E("WCP-MTU-001", "cp-3/*", "error", "refused"))
+for _name, _vms in (("cp-vm-silent", "cp-3"), ("cp-vms-silent", "cp-*")):
+    _also(_name, E("WCP-RT-002", f"{_vms}/*", "error", "connect timeout"),
+          E("WCP-TIME-001", f"{_vms}*", "error", "connect timeout"),
+          E("WCP-MTU-001", f"{_vms}/*", "error", "connect timeout"))

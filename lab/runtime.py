@@ -28,6 +28,7 @@ from .latency import AppliedLatency, Choice, apply_latency, check_latency
 from .model import SupervisorModel
 from .netns import Lab, build
 from .nft import NFT, edge_ruleset
+from .ntp import NtpServer
 from .services import DnsServer, Service, ServiceError, SimProcess, VmSshd, start_all, stop_all
 from .sim.serve import FaultSpec, SimState
 from .tls import LabCA
@@ -68,6 +69,7 @@ class LabRuntime:
         self.vms: dict[str, VmSshd] = {}
         self.sims: list[SimProcess] = []
         self.bgp: BgpPeering | None = None
+        self.ntp: NtpServer | None = None
         self.latency: AppliedLatency | None = None
         self.inventory_path = self.dir / "inventory.yaml"
         self.nsx_password = canary_password("nsx")
@@ -142,10 +144,16 @@ class LabRuntime:
             worker_dns=[str(topo.dns.workload)], namespace_network=str(nets.namespace),
             service_cidr=str(nets.service), ingress_cidr=str(nets.ingress), egress_cidr=str(nets.egress),
             egress_ip=str(nets.egress_ip))
+        model.ntp_servers = [str(self.ntp_address)]  # what Workload Management was enabled with
         fault_catalogue.apply_to_model(model, self.faults)
         fault_catalogue.apply_slb_to_model(model, self.faults, self.topology)
         self._routing_to_model(model)
         return model
+
+    @property
+    def ntp_address(self) -> IPv4Address:
+        """The lab's NTP server: the router's management address (routers commonly serve the site's time)."""
+        return self.topology.router[1].management
 
     def _routing_to_model(self, model: SupervisorModel) -> None:
         """The Tier-0's BGP as the edge's BIRD holds it (asked at request time), and the capacity faults."""
@@ -186,6 +194,7 @@ class LabRuntime:
             self.net.registry.push(f"lab directory {self.dir}", lambda: shutil.rmtree(self.dir, ignore_errors=True))
             self.net.apply_edge_ruleset(self.edge_text())
             self._start_services()
+            self._apply_vm_faults()
             self._apply_latency()
             self.write_inventory()
         except BaseException:
@@ -220,7 +229,10 @@ class LabRuntime:
             self.sims.append(SimProcess(kind, self.ns(node), [(str(host.management), 443)], self.state_file,
                                         ca_dir, names, self.dir / "sims"))
         self.bgp = BgpPeering(topo, topo.namespaces(self.prefix), self.dir / "bird")
-        services: list[Service] = [self.bgp, self.dns, *self.vms.values(), *self.sims]
+        if fault_catalogue.skewed_vm(topo) in self.vms:
+            self.vms[fault_catalogue.skewed_vm(topo)].sshd.session_env = self.clock_env()
+        self.ntp = NtpServer(self.ns(topo.router[0]), str(self.ntp_address), self.dir / "ntp")
+        services: list[Service] = [self.bgp, self.dns, *self.vms.values(), *self.sims, self.ntp]
         for service in services:
             self.net.registry.push(f"service {service!r}", service.stop)
         start_all(services)
@@ -233,6 +245,8 @@ class LabRuntime:
             self._apply_sshd()
         if "ncp-managers-blocked" in self.faults:
             self._apply_cp_filter()
+        if "ntp-server-down" in self.faults:
+            self.ntp.stop()
 
     def _apply_latency(self) -> None:
         assert self.net is not None  # noqa: S101 - up() built it
@@ -277,7 +291,8 @@ class LabRuntime:
             nsx_password=self.nsx_password, vcenter=str(self._address("vcenter")), vcenter_username=VC_USER,
             vcenter_password=self.vc_password, observer_address=str(topo.jumpbox[1].management),
             observer_port=topo.observer.port, runner_netns=self.ns(self.jumpbox), login_user=LOGIN_USER,
-            login_password=self.login_password, namespaces=[ns.name for ns in self.model().vsphere_namespaces])
+            login_password=self.login_password, namespaces=[ns.name for ns in self.model().vsphere_namespaces],
+            ntp_servers=[str(self.ntp_address)], esxi_hosts=[str(h) for h in topo.esxi_hosts])
         return self.inventory_path
 
     def down(self) -> list[str]:
@@ -287,7 +302,7 @@ class LabRuntime:
             problems = self.net.teardown()
             self.net = None
         line = self.latency.delay_line if self.latency is not None else None
-        stop_all([s for s in (self.bgp, self.dns, *self.vms.values(), *self.sims, line) if s is not None])
+        stop_all([s for s in (self.bgp, self.dns, *self.vms.values(), *self.sims, self.ntp, line) if s is not None])
         shutil.rmtree(self.dir, ignore_errors=True)
         return problems
 
@@ -388,6 +403,64 @@ class LabRuntime:
 
     def _apply_inventory(self) -> None:
         self.write_inventory()
+
+    # ---- routing (return path), time, mtu: the VM-side faults ----------------------------------------------
+    def clock_env(self) -> dict[str, str]:
+        """The skewed VM's login environment: libfaketime preloaded CLOCK_SKEW_S ahead (empty when healthy)."""
+        if "cp-clock-skew" not in self.faults:
+            return {}
+        library = next((p for p in fault_catalogue.FAKETIME_LIBS if Path(p).exists()), None)
+        if library is None:
+            raise RuntimeError("cp-clock-skew needs libfaketime (Debian package faketime: .ci/system-deps)")
+        # monotonic time stays real, so the VM's own timeouts (python3, ping) keep their length
+        return {"LD_PRELOAD": library, "FAKETIME": f"+{fault_catalogue.CLOCK_SKEW_S}", "DONT_FAKE_MONOTONIC": "1"}
+
+    def _apply_vm_faults(self) -> None:
+        """At ``up``: the return-path and MTU faults asked for on the command line (the clock and NTP faults
+        are in the services' own start)."""
+        if "rp-filter-strict" in self.faults:
+            self._apply_return_path()
+        if "mtu-small" in self.faults:
+            self._apply_mtu()
+
+    def _apply_return_path(self) -> None:
+        """rp_filter on every VM, and the ip rule that steers the first ESXi host into table 200 (or not)."""
+        assert self.net is not None  # noqa: S101
+        strict = "rp-filter-strict" in self.faults
+        settings = [f"{k}={v}" for k, v in fault_catalogue.rp_filter_sysctls(strict=strict).items()]
+        rule = ["pref", "0", "to", str(fault_catalogue.steered_esxi(self.topology)), "lookup", "200"]
+        for name in self.topology.control_planes:
+            self.net.exec(name, ["/usr/sbin/sysctl", "-q", "-w", *settings])
+            self.net.exec(name, ["ip", "rule", "del", *rule], check=False)
+            if strict:
+                self.net.exec(name, ["ip", "rule", "add", *rule])
+
+    def _apply_clock(self) -> None:
+        """Restart the skewed VM's sshd with (or without) libfaketime in its sessions; it keeps its host key."""
+        vm = self.vms[fault_catalogue.skewed_vm(self.topology)]
+        vm.stop()
+        vm.sshd.session_env = self.clock_env()
+        vm.start()
+
+    def _apply_ntp(self) -> None:
+        assert self.ntp is not None  # noqa: S101
+        if "ntp-server-down" in self.faults:
+            self.ntp.stop()
+        elif not self.ntp.running:
+            self.ntp.start()
+
+    def _apply_mtu(self) -> None:
+        """The uplink's MTU on both ends; on the way back to 1500, every node forgets the smaller path MTU it
+        learnt (``ip route flush cache``), or the next healthy run would still see it for ten minutes."""
+        assert self.net is not None  # noqa: S101
+        small = "mtu-small" in self.faults
+        mtu = str(fault_catalogue.SMALL_MTU if small else 1500)
+        self.net.exec(self.topology.router[0], ["ip", "link", "set", "eth1", "mtu", mtu])
+        self.net.exec(self.topology.edge[0], ["ip", "link", "set", "eth0", "mtu", mtu])
+        if not small:
+            for node, spec in self.topology.nodes.items():
+                if spec.role != "bridge":
+                    self.net.exec(node, ["ip", "route", "flush", "cache"], check=False)
 
     # ---- running the suite ----------------------------------------------------------------------------------
     def suite_argv(self, args: Sequence[str] = (), python: str = sys.executable) -> list[str]:

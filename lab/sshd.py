@@ -121,6 +121,8 @@ class Sshd:
         self.host_public_key = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._cleanups: list[Callable[[], None]] = []
+        # variables every login session gets (SetEnv), e.g. libfaketime preloaded for cp-clock-skew
+        self.session_env: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Sshd:
@@ -233,7 +235,7 @@ class Sshd:
             "LoginGraceTime 30",
             # bash sources ~/.bashrc for commands run by sshd only when SHLVL < 2 after its own
             # increment; a lab "VM" should run commands with a plain, quiet shell.
-            "SetEnv SHLVL=1",
+            "SetEnv " + " ".join(f"{k}={v}" for k, v in {"SHLVL": "1", **self.session_env}.items()),
         ]
         config = workdir / "sshd_config"
         config.write_text("\n".join(lines) + "\n")

@@ -195,6 +195,8 @@ class Topology(_Model):
     observer: ObserverSpec = ObserverSpec()
     nat: tuple[NatRule, ...] = ()
     services: Literal["seed"] = "seed"
+    # ESXi hosts' management addresses: only routed to (WCP-RT-002 reads the VMs' routes to them, sends nothing)
+    esxi_hosts: tuple[IPv4Address, ...] = ()
 
     @field_validator("nodes")
     @classmethod
@@ -525,6 +527,9 @@ def _cross_check(topo: Topology) -> list[str]:
     for index, rule in enumerate(topo.nat):
         if rule.action == "SNAT" and rule.translated is not None and rule.translated not in nets.egress:
             problems.append(f"@nat[{index}].translated: {rule.translated} is outside the egress network {nets.egress}")
+    for index, host in enumerate(topo.esxi_hosts):
+        if host not in nets.management:
+            problems.append(f"@esxi_hosts[{index}]: {host} is outside the management network {nets.management}")
     if len(set(topo.api_vip.ports)) != len(topo.api_vip.ports):
         problems.append("@api_vip.ports: a port is listed twice")
     return problems

@@ -21,6 +21,9 @@ NCP_OBJECTS = ("https://cormachogan.com/2022/05/06/"
 VC_WCP_GET = ("https://github.com/vmware-archive/vsphere-automation-sdk-rest/blob/master/vsphere/operations/com/"
               "vmware/vcenter/namespace_management/clusters.get-operation.html")
 TLS_RFC = "https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"
+KB_RP_FILTER = "https://www.kernel.org/doc/html/latest/networking/ip-sysctl.html"
+NTP_RFC = "https://www.rfc-editor.org/rfc/rfc5905"
+PMTU_RFC = "https://www.rfc-editor.org/rfc/rfc1191"
 NSX_BGP_STATUS = ("https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/"
                   "types_PolicyBgpNeighborStatus.html")
 NSX_LB_USAGE = "https://developer.broadcom.com/xapis/nsx-t-data-center-rest-api/latest/types_LBEdgeNodeUsage.html"
@@ -85,6 +88,10 @@ AREAS: tuple[Area, ...] = (
     Area("bgp", "Tier-0 BGP", "the Supervisor's Tier-0 BGP sessions and the ingress/egress ranges it advertises"),
     # capacity: room to grow
     Area("capacity", "Capacity", "free addresses in NCP's ingress/egress IP pools, the edge load balancer's usage"),
+    # time, mtu: observed on the control-plane VMs
+    Area("time", "Time", "the control-plane VMs' clocks against the runner's, and their NTP servers"),
+    Area("mtu", "Path MTU", "don't-fragment packets of the expected MTU from the workload network to the edge and "
+         "beyond"),
 )
 
 CHECKS: tuple[Check, ...] = (
@@ -110,6 +117,15 @@ CHECKS: tuple[Check, ...] = (
           "no ip rule steers a management dependency (management DNS, vCenter, NSX managers, NTP) into the "
           "workload table", "ip -j rule, ip -j route show table all, ip -j route get <dst> from <eth0 address>",
           doc=SEED, needs=("supervisor.control_plane", "dns", "nsx.managers", "vcenter", "ntp_servers")),
+    # routing: replies must come back where requests leave (or rp_filter must let them in)
+    Check("WCP-RT-002", "routing", "replies return where requests leave",
+          "a request from each VM interface's address to vCenter, the NSX managers and the ESXi hosts leaves by "
+          "that interface, or that interface's effective rp_filter (max of all and the interface) is loose or "
+          "off; strict (1) with the route out another interface fails",
+          "one cat of /proc/sys/net/ipv4/conf/{all,<iface>}/rp_filter per VM; ip -j route get <dst> from "
+          "<interface address> for each pair (those WCP-RT-001's routing read asks are taken from it)",
+          doc=KB_RP_FILTER,
+          needs=("supervisor.control_plane", "vcenter", "nsx.managers", "esxi_hosts")),
     Check("WCP-EGR-001", "egress", "workload egress leaves as the egress IP",
           "a datagram from each VM's workload interface reaches the observer with the egress IP as source",
           "a nonce datagram from a connected UDP socket on the VM to the observer on the runner; NSX NAT rules "
@@ -217,6 +233,23 @@ CHECKS: tuple[Check, ...] = (
           "one Manager API list of IP pools (pool_usage); GET /policy/api/v1/infra/lb-node-usage per edge node of "
           "the Tier-0's edge cluster", doc=NSX_LB_USAGE, needs=("nsx", "networks.ingress", "networks.egress",
                                                                  "capacity")),
+)
+
+CHECKS += (  # observed on the control-plane VMs, with the other VM probes
+    # time: the VMs' clocks and NTP
+    Check("WCP-TIME-001", "time", "VM clocks agree and NTP answers",
+          "each control-plane VM's clock is within time.warn_seconds of the runner's (beyond: severity major; "
+          "beyond time.fail_seconds: critical), half the round trip allowed as error, and every NTP server "
+          "answers an NTP query from each VM's management address, synchronised",
+          "date +%s.%N on the VM between two readings of the runner's clock; an NTP mode 3 datagram from the "
+          "VM's management address (the DNS sender), parsed on the runner", doc=NTP_RFC,
+          needs=("supervisor.control_plane", "ntp_servers", "time")),
+    # mtu: the path MTU from the workload network
+    Check("WCP-MTU-001", "mtu", "full-size packets pass the workload path",
+          "a don't-fragment ping of the inventory's mtu (default 1500) from each VM's workload address reaches "
+          "the segment gateway (the edge) and the runner beyond it; a failure names the largest size that passed",
+          "ping -n -M do -s <mtu - 28> -c 1 -W <s> -I <eth1 address> <target>; a short search only when it "
+          "fails", doc=PMTU_RFC, needs=("supervisor.control_plane", "mtu", "observer")),
 )
 
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}

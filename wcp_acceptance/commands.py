@@ -117,6 +117,18 @@ HEX = Arg("<hex query>", lambda t: _HEX_RE.fullmatch(t) is not None)
 SECONDS = Arg("<seconds>", _is_seconds)
 NONCE = Arg("<nonce>", lambda t: _NONCE_RE.fullmatch(t) is not None)
 DIG_SECONDS = Arg("<1-60>", _int_in(1, 60))
+_RP_FILTER_RE = re.compile(r"/proc/sys/net/ipv4/conf/([A-Za-z0-9][A-Za-z0-9._-]{0,14})/rp_filter")
+RP_FILTER_MAX = 8  # files in one cat: all and up to seven interfaces
+
+
+def _is_rp_filter_file(token: str) -> bool:
+    found = _RP_FILTER_RE.fullmatch(token)
+    return found is not None and ".." not in found.group(1)
+
+
+RP_FILTER_FILE = Arg("/proc/sys/net/ipv4/conf/<iface>/rp_filter", _is_rp_filter_file)
+PING_PAYLOAD = Arg("<0-9188>", _int_in(0, 9188))  # bytes of ICMP payload: a 9216-byte packet at most
+PING_WAIT = Arg("<1-10>", _int_in(1, 10))
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,11 @@ ALLOWED: tuple[Rule, ...] = (
     Rule("command -v", ("command", "-v", one_of("python3", "dig"))),
     Rule("dns query (python3)", ("python3", "-c", DNS_SCRIPT, IPV4, IPV4, PORT, HEX, SECONDS)),
     Rule("egress datagram (python3)", ("python3", "-c", EGRESS_SCRIPT, IPV4, IPV4, PORT, NONCE, SECONDS)),
+    # routing (return path), time, mtu
+    *(Rule("rp_filter", ("cat", *[RP_FILTER_FILE] * n)) for n in range(1, RP_FILTER_MAX + 1)),
+    Rule("clock", ("date", "+%s.%N")),
+    Rule("ping, don't fragment", ("ping", "-n", "-M", "do", "-s", PING_PAYLOAD, "-c", "1", "-W", PING_WAIT,
+                                  "-I", IPV4, IPV4)),
     Rule("NSX manager TLS handshake (python3)", ("python3", "-c", TLS_SCRIPT, IPV4, DNS_NAME, PORT, SECONDS)),
     Rule(
         "dns query (dig)",

@@ -12,6 +12,7 @@ again (as a fresh copy) when that probe is looked up, so every outcome stays wha
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,20 +22,34 @@ from typing import Literal
 from wcp_acceptance.finding import ObservationError
 from wcp_acceptance.inventory.model import Timeouts
 from wcp_acceptance.observations import DnsObservation, EgressObservation, ManagerTlsObservation, ResolverObservation
+from wcp_acceptance.plan import return_path_destinations
 from wcp_acceptance.probes.dns import resolve_from_vm
 from wcp_acceptance.probes.egress import observe_egress
 from wcp_acceptance.probes.manager_tls import observe_manager_tls
 from wcp_acceptance.probes.observer import EgressObserver
 from wcp_acceptance.probes.resolver import resolve_with_vm_resolver
-from wcp_acceptance.targets import DnsProbe, EgressProbe, ManagerTlsProbe, ResolverProbe
-from wcp_acceptance.vmpool import VmPool, VmRouting
+from wcp_acceptance.probes.vmnet import observe_clock, observe_mtu, observe_ntp, observe_return_path
+from wcp_acceptance.targets import ClockProbe, DnsProbe, EgressProbe, ManagerTlsProbe, MtuProbe, NtpProbe, ResolverProbe
+from wcp_acceptance.vmnet_records import ClockObservation, MtuObservation, NtpObservation, ReturnPathObservation
+from wcp_acceptance.vmpool import VmPool, VmRouting, route_pairs
 
-Kind = Literal["A", "PTR", "resolver", "egress", "routing", "manager_tls"]
-Observed = DnsObservation | ResolverObservation | EgressObservation | VmRouting | ManagerTlsObservation
+Kind = Literal["A", "PTR", "resolver", "egress", "routing", "manager_tls", "return_path", "clock", "ntp", "mtu"]
+Observed = (DnsObservation | ResolverObservation | EgressObservation | VmRouting | ManagerTlsObservation
+            | ReturnPathObservation | ClockObservation | NtpObservation | MtuObservation)
 
 MAX_VMS = 16  # lanes at once: more VMs than this wait for a free lane
 CHANNELS_PER_VM = 4  # commands at once on one VM's connection
 KIND_ORDER: tuple[Kind, ...] = ("routing", "A", "PTR", "resolver", "egress", "manager_tls")  # the order of the tests
+# kinds that ask nothing of the DNS servers or the observer share a wave with an earlier kind: the return path,
+# clock and path-MTU probes (quick commands) with the routing read, the NTP query (a python3 sender, like the A
+# queries) with the A queries, on the channels those leave free. Their peers are not the DNS servers, so they
+# cannot use up the per-peer ICMP allowance the DNS probes need.
+SAME_WAVE: dict[Kind, Kind] = {"return_path": "routing", "clock": "routing", "mtu": "routing", "ntp": "A"}
+
+
+def wave_of(kind: Kind) -> int:
+    """The wave (index into KIND_ORDER) a kind is observed in on its VM."""
+    return KIND_ORDER.index(SAME_WAVE.get(kind, kind))
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,7 @@ class Wanted:
     """One observation to make: ``kind`` of ``probe`` (for ``routing``, the probe is the VM's name)."""
 
     kind: Kind
-    probe: DnsProbe | ResolverProbe | EgressProbe | ManagerTlsProbe | str
+    probe: DnsProbe | ResolverProbe | EgressProbe | ManagerTlsProbe | ClockProbe | NtpProbe | MtuProbe | str
 
     @property
     def vm(self) -> str:
@@ -67,7 +82,32 @@ def observe_one(pool: VmPool, wanted: Wanted, timeouts: Timeouts, observer: Egre
         return observe_egress(pool.runner(probe.vm), observer, probe, timeouts.egress)
     if wanted.kind == "manager_tls" and isinstance(probe, ManagerTlsProbe):
         return observe_manager_tls(pool.runner(probe.vm), probe, timeouts.connect)
+    vmnet = _observe_vmnet(pool, wanted, timeouts)
+    if vmnet is not None:
+        return vmnet
     raise ValueError(f"cannot observe {wanted.kind} of {probe!r}")
+
+
+def ping_wait(timeouts: Timeouts) -> int:
+    """ping -W takes whole seconds: the egress timeout, rounded up, 1 to 10."""
+    return min(10, max(1, math.ceil(timeouts.egress)))
+
+
+def _observe_vmnet(pool: VmPool, wanted: Wanted, timeouts: Timeouts) -> Observed | None:
+    """The return-path, clock, NTP and path-MTU observations (None: not one of those)."""
+    probe = wanted.probe
+    if wanted.kind == "return_path" and isinstance(probe, str):
+        destinations = [address for address, _ in return_path_destinations(pool.inventory)]
+        vm = pool.vm(probe)  # what the VM's routing read asks anyway is taken from it, the rest asked beside it
+        return observe_return_path(pool.runner(probe), vm, destinations, route_pairs(pool.inventory, vm),
+                                   lambda: pool.routing(probe).raw)
+    if wanted.kind == "clock" and isinstance(probe, ClockProbe):
+        return observe_clock(pool.runner(probe.vm), probe)
+    if wanted.kind == "ntp" and isinstance(probe, NtpProbe):
+        return observe_ntp(pool.runner(probe.vm), probe, timeouts.egress)
+    if wanted.kind == "mtu" and isinstance(probe, MtuProbe):
+        return observe_mtu(pool.runner(probe.vm), probe, ping_wait(timeouts))
+    return None
 
 
 class Observations:
@@ -131,8 +171,8 @@ def _lane(pool: VmPool, wants: Sequence[Wanted], timeouts: Timeouts, observer: E
     # per-peer ICMP rate limit: getent's retries must not use up the "port unreachable" answers the
     # DNS probes before them get).
     with ThreadPoolExecutor(max_workers=min(channels, len(wants)), thread_name_prefix=f"obs-{wants[0].vm}") as lanes:
-        for kind in KIND_ORDER:
-            list(lanes.map(one, [w for w in wants if w.kind == kind]))
+        for wave in range(len(KIND_ORDER)):
+            list(lanes.map(one, [w for w in wants if wave_of(w.kind) == wave]))
 
 
 def observe_all(
@@ -150,7 +190,7 @@ def observe_all(
     for wanted in dict.fromkeys(wants):
         by_vm.setdefault(wanted.vm, []).append(wanted)
     for lane_wants in by_vm.values():
-        lane_wants.sort(key=lambda w: KIND_ORDER.index(w.kind))
+        lane_wants.sort(key=lambda w: wave_of(w.kind))
     made = Observations()
     if not by_vm:
         return made

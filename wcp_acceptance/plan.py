@@ -16,13 +16,17 @@ from wcp_acceptance.targets import (
     CapacityTarget,
     CertEndpoint,
     CertRole,
+    ClockProbe,
     DnsProbe,
     EgressProbe,
     ManagerTlsProbe,
+    MtuProbe,
     NamespaceRef,
     NatCase,
     NcpViewRef,
+    NtpProbe,
     ResolverProbe,
+    ReturnPathProbe,
     RouteProbe,
     ServiceRef,
     UpstreamProbe,
@@ -185,3 +189,53 @@ def manager_tls_probes(inv: Inventory) -> list[ManagerTlsProbe]:
 def capacity_targets(inv: Inventory) -> list[CapacityTarget]:
     """WCP-CAP-001's targets: NCP's ingress and egress IP pools, then the edge load balancer."""
     return [CapacityTarget("ingress"), CapacityTarget("egress"), CapacityTarget("lb")]
+
+
+# ---- routing (return path), time, mtu ----------------------------------------------------------------
+def return_path_destinations(inv: Inventory) -> list[tuple[IPv4Address, str]]:
+    """vCenter, the NSX managers and the ESXi hosts: what a reply must come back from on the right interface."""
+    deps = [(a, r) for a, r in management_dependencies(inv) if r in ("vCenter", "NSX manager")]
+    out: dict[IPv4Address, str] = dict(deps)
+    for host in inv.esxi_hosts:
+        out.setdefault(host, "ESXi host")
+    return list(out.items())
+
+
+def return_path_probes(inv: Inventory) -> list[ReturnPathProbe]:
+    """WCP-RT-002: every interface of every VM, to every return-path destination."""
+    return [
+        ReturnPathProbe(vm.name, iface, spec.address.ip, address, role)
+        for vm in inv.supervisor.control_plane
+        for iface, spec in vm.interfaces.items()
+        for address, role in return_path_destinations(inv)
+    ]
+
+
+def clock_probes(inv: Inventory) -> list[ClockProbe]:
+    return [ClockProbe(vm.name) for vm in inv.supervisor.control_plane]
+
+
+def ntp_probes(inv: Inventory) -> list[NtpProbe]:
+    """Each NTP server, asked from each VM's management address (the VM is what must keep time)."""
+    probes: list[NtpProbe] = []
+    for vm in inv.supervisor.control_plane:
+        iface, mgmt = vm.management_interface
+        probes.extend(NtpProbe(vm.name, iface, mgmt.address.ip, server) for server in inv.ntp_servers)
+    return probes
+
+
+def time_targets(inv: Inventory) -> list[ClockProbe | NtpProbe]:
+    """WCP-TIME-001's targets: each VM's clock, then each VM's NTP servers."""
+    return [*clock_probes(inv), *ntp_probes(inv)]
+
+
+def mtu_probes(inv: Inventory) -> list[MtuProbe]:
+    """WCP-MTU-001: from each workload interface to its gateway (the edge) and to the runner (beyond the edge)."""
+    probes: list[MtuProbe] = []
+    for vm in inv.supervisor.control_plane:
+        for iface, spec in vm.workload_interfaces:
+            if spec.gateway is not None:
+                probes.append(MtuProbe(vm.name, iface, spec.address.ip, spec.gateway, "edge", inv.mtu))
+            probes.append(MtuProbe(vm.name, iface, spec.address.ip, inv.observer.address, "beyond the edge",
+                                   inv.mtu))
+    return probes

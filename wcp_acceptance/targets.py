@@ -240,3 +240,62 @@ class CapacityTarget:
 
     def __str__(self) -> str:
         return "edge load balancer" if self.kind == "lb" else f"{self.kind} IP pool"
+
+
+# ---- routing (return path), time, mtu: observed on the control-plane VMs ------------------------------
+@dataclass(frozen=True)
+class ReturnPathProbe:
+    """Does a request from ``vm``'s ``iface`` address to ``destination`` leave by ``iface`` (or survive rp_filter)?"""
+
+    vm: str
+    iface: str
+    source: IPv4Address
+    destination: IPv4Address
+    role: str  # "vCenter", "NSX manager", "ESXi host"
+
+    def __str__(self) -> str:
+        return f"{self.vm}/{self.iface} -> {self.destination} ({self.role})"
+
+
+@dataclass(frozen=True)
+class ClockProbe:
+    """The VM's clock read against the runner's (bracketed by the runner's clock before and after)."""
+
+    vm: str
+
+    def __str__(self) -> str:
+        return f"{self.vm} clock"
+
+
+@dataclass(frozen=True)
+class NtpProbe:
+    """An NTP (mode 3) query from ``vm``'s management address to ``server``."""
+
+    vm: str
+    iface: str
+    source: IPv4Address
+    server: IPv4Address
+    port: int = 123
+
+    def __str__(self) -> str:
+        return f"{self.vm}/{self.iface} -> {self.server} (NTP)"
+
+
+@dataclass(frozen=True)
+class MtuProbe:
+    """Don't-fragment pings of ``mtu`` bytes from ``vm``'s workload address to ``target`` (the edge, or beyond)."""
+
+    vm: str
+    iface: str
+    source: IPv4Address
+    target: IPv4Address
+    role: str  # "edge", "beyond the edge"
+    mtu: int = 1500
+
+    @property
+    def payload(self) -> int:
+        """ICMP payload of a packet of ``mtu`` bytes (20 IPv4 + 8 ICMP header bytes less)."""
+        return self.mtu - 28
+
+    def __str__(self) -> str:
+        return f"{self.vm}/{self.iface} -> {self.target} ({self.role}) {self.mtu} bytes"

@@ -159,3 +159,4 @@ class SenderResult:
     error: str | None = None  # the VM could not send at all (bind/route), with the errno text
     source_port: int | None = None  # the UDP source port the VM used (None when not sent)
     elapsed_s: float | None = None
+

@@ -162,6 +162,8 @@ def test_namespace_names_and_prefixes() -> None:
          "networks.segment: 10.245.0.0/28 is outside the namespace network 10.244.0.0/20"),
         (lambda d: d["nodes"].update({"CP_4": d["nodes"]["cp-3"]}), "nodes: 'CP_4' is not a node name"),
         (lambda d: d["supervisor"].update(cluster_moid="c8"), "supervisor.cluster_moid: 'c8' does not match"),
+        (lambda d: d.update(esxi_hosts=["10.0.0.31"]),
+         "esxi_hosts[0]: 10.0.0.31 is outside the management network 192.168.10.0/24"),
     ],
 )
 def test_a_bad_field_is_named_with_its_path_and_reason(tmp_path: Path, mutate: Any, expected: str) -> None:

@@ -64,7 +64,7 @@ def test_inventory_alone_in_the_checkout_collects_only_the_live_suite(unique_sit
     ended = run_pytest([f"--inventory={inventory}", "--collect-only", "-q"], cwd=ROOT)
     assert ended.exit_code == 0, ended.stdout[-3000:] + ended.stderr[-2000:]
     items = [line for line in ended.stdout.splitlines() if "::" in line]
-    assert len(items) == 64  # the suite's targets for the simulators' site, not the project's own tests
+    assert len(items) == 79  # the suite's targets for the simulators' site, not the project's own tests
     assert all("tests_live/" in item for item in items), [i for i in items if "tests_live/" not in i][:5]
 
 

@@ -39,6 +39,7 @@ def test_the_suite_end_to_end_on_a_loopback_site(tmp_path: Path, start_stack, su
         data["exclusions"] = [
             {"check": "WCP-DNS-003", "reason": "loopback site: the VM resolver is this machine's"},
             {"check": "WCP-RT-001", "reason": "loopback site: no eth0, no policy routing"},
+            {"check": "WCP-RT-002", "reason": "loopback site: no eth0/eth1 whose rp_filter could be read"},
         ]
         run = suite(stack.write_inventory(data))
 
@@ -49,10 +50,12 @@ def test_the_suite_end_to_end_on_a_loopback_site(tmp_path: Path, start_stack, su
     for entry in summary["tests"]:
         vm = entry["target"].split("/")[0].split(" ")[0]
         by_vm.setdefault(vm, set()).add(f"{entry['check_id']}:{entry['outcome']}")
-    # cp-1 and cp-2 resolve from both interfaces, A and PTR, through the SSH path and dnsmasq
+    # cp-1 and cp-2 resolve from both interfaces, A and PTR, through the SSH path and dnsmasq; their clocks
+    # are this machine's, and loopback carries full-size pings
     for vm in ("cp-1", "cp-2"):
-        assert {"WCP-DNS-001:passed", "WCP-DNS-002:passed", "WCP-DNS-004:passed", "WCP-EGR-001:failed"} == {
-            o for o in by_vm[vm] if not o.startswith(("WCP-DNS-003", "WCP-RT-001"))}, by_vm[vm]
+        assert {"WCP-DNS-001:passed", "WCP-DNS-002:passed", "WCP-DNS-004:passed", "WCP-EGR-001:failed",
+                "WCP-NCP-004:passed", "WCP-TIME-001:passed", "WCP-MTU-001:passed"} == {
+            o for o in by_vm[vm] if not o.startswith(("WCP-DNS-003", "WCP-RT-00"))}, by_vm[vm]
     assert "query[A] vcenter.lab.local from 127.0.64.2" in dns.log()  # sent from eth1's own address
     assert "query[PTR] 20.10.0.127.in-addr.arpa from 127.0.10.46" in dns.log()
     # egress without NAT: the observer saw the VM's own workload address
@@ -68,7 +71,7 @@ def test_the_suite_end_to_end_on_a_loopback_site(tmp_path: Path, start_stack, su
     assert sum(e["duration_s"] for e in cp3) < 5
     # exclusions are skips with the inventory's reason, never silent
     skipped = [e for e in summary["tests"] if e["outcome"] == "skipped" and e["check_id"] != "WCP-LOGIN-001"]
-    assert {e["check_id"] for e in skipped} == {"WCP-DNS-003", "WCP-RT-001"}
+    assert {e["check_id"] for e in skipped} == {"WCP-DNS-003", "WCP-RT-001", "WCP-RT-002"}
     assert all(e["skip_reason"].startswith("excluded by the inventory: loopback site") for e in skipped)
     (login,) = run.outcomes("WCP-LOGIN-001").values()
     assert login == "skipped"  # this site does not opt in to the login

@@ -39,7 +39,9 @@ def test_a_site_where_nothing_answers_errors_within_the_timeouts(tmp_path: Path,
     summary = run.summary
     outcomes = {t["outcome"] for t in summary["tests"]}
     assert "passed" not in outcomes
-    assert summary["totals"]["total"] == len(summary["tests"]) == 64  # 49, LOGIN, DNS-004 x3, NS/NCP x7, BGP, CAP x3
+    # 49, LOGIN, DNS-004 x3, NS/NCP x7, BGP, CAP x3, and the return-path, clock and MTU checks (RT-002 x6, TIME-001
+    # x3, MTU-001 x6)
+    assert summary["totals"]["total"] == len(summary["tests"]) == 79
     (login,) = (t for t in summary["tests"] if t["check_id"] == "WCP-LOGIN-001")
     assert login["outcome"] == "skipped"  # not opted in: never asked, never a failure, and it says why
     assert login["skip_reason"].startswith("needs login: the inventory does not opt in")
@@ -47,7 +49,8 @@ def test_a_site_where_nothing_answers_errors_within_the_timeouts(tmp_path: Path,
     assert {t["check_id"] for t in errors} >= {"WCP-DNS-001", "WCP-DNS-002", "WCP-DNS-003", "WCP-RT-001",
                                                "WCP-EGR-001", "WCP-EGR-002", "WCP-DLB-001", "WCP-DLB-002",
                                                "WCP-NCP-001", "WCP-NCP-002", "WCP-CERT-001", "WCP-NCP-003",
-                                               "WCP-NCP-004", "WCP-NS-001"}
+                                               "WCP-NCP-004", "WCP-NS-001", "WCP-RT-002", "WCP-TIME-001",
+                                               "WCP-MTU-001"}
     for entry in errors:
         assert entry["observed"].startswith("could not observe"), entry
         assert entry["cause"], entry

@@ -47,6 +47,15 @@ ALLOWED_EXAMPLES = [
     ["python3", "-c", MANAGER_TLS_SCRIPT, "192.168.10.45", "nsx.corp.local", "443", "5"],
     ["dig", "-b", "192.168.10.45", "@192.168.10.10", "-p", "53", "20.10.168.192.in-addr.arpa", "PTR",
      "+tries=1", "+time=2", "+noall", "+answer", "+comments"],
+    # return path, clock, path MTU (more cases in test_vmnet_checks.py)
+    *(["cat", *[f"/proc/sys/net/ipv4/conf/{i}/rp_filter" for i in ("all", "eth0", "eth1", "eth2")][:n]]
+      for n in range(1, 5)),
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 5],
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 6],
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 7],
+    ["cat", *["/proc/sys/net/ipv4/conf/eth0/rp_filter"] * 8],
+    ["date", "+%s.%N"],
+    ["ping", "-n", "-M", "do", "-s", "1472", "-c", "1", "-W", "1", "-I", "10.244.0.2", "192.168.10.5"],
 ]
 
 FORBIDDEN_EXAMPLES = [

@@ -451,6 +451,21 @@ class CertificatesSpec(_Model):
         return self
 
 
+class TimeSpec(_Model):
+    """When a control-plane VM's clock offset against the runner makes WCP-TIME-001 warn (failed, major) and
+    fail (failed, critical), in seconds."""
+
+    warn_seconds: StrictFloat = Field(1.0, gt=0, le=3600)
+    fail_seconds: StrictFloat = Field(5.0, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _fail_above_warn(self) -> TimeSpec:
+        if self.fail_seconds <= self.warn_seconds:
+            raise ValueError(f"@fail_seconds: {self.fail_seconds:g} must be more than warn_seconds "
+                             f"({self.warn_seconds:g})")
+        return self
+
+
 class CapacitySpec(_Model):
     """WCP-CAP-001's thresholds: free addresses each of NCP's IP pools keeps, the edge load balancer's usage."""
 
@@ -504,6 +519,9 @@ class Inventory(_Model):
     dns: DnsSpec
     networks: Networks
     ntp_servers: tuple[Ipv4, ...] = ()
+    esxi_hosts: tuple[Ipv4, ...] = ()  # the ESXi hosts' management addresses (WCP-RT-002's return paths)
+    time: TimeSpec = TimeSpec()  # WCP-TIME-001's thresholds
+    mtu: StrictInt = Field(1500, ge=576, le=9216)  # the path MTU the workload interface must reach (WCP-MTU-001)
     api_vip: ApiVip
     kubernetes: KubernetesSpec
     nsx: NsxSpec

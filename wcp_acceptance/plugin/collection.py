@@ -14,13 +14,17 @@ from wcp_acceptance.report.summary import TestRecord
 from wcp_acceptance.targets import (
     CapacityTarget,
     CertEndpoint,
+    ClockProbe,
     DnsProbe,
     EgressProbe,
     ManagerTlsProbe,
+    MtuProbe,
     NamespaceRef,
     NatCase,
     NcpViewRef,
+    NtpProbe,
     ResolverProbe,
+    ReturnPathProbe,
     RouteProbe,
     ServicePort,
     ServiceRef,
@@ -44,9 +48,13 @@ PLANS: dict[str, Callable[[Inventory], Sequence[object]]] = {
     "ncp_view": plan.ncp_views,
     "manager_tls_probe": plan.manager_tls_probes,
     "capacity_target": plan.capacity_targets,
+    "return_path_probe": plan.return_path_probes,
+    "time_target": plan.time_targets,
+    "mtu_probe": plan.mtu_probes,
 }
 TARGET_TYPES = (DnsProbe, UpstreamProbe, ResolverProbe, RouteProbe, EgressProbe, NatCase, ServicePort, VipPort,
-                ServiceRef, CertEndpoint, NamespaceRef, NcpViewRef, ManagerTlsProbe, CapacityTarget)
+                ServiceRef, CertEndpoint, NamespaceRef, NcpViewRef, ManagerTlsProbe, CapacityTarget, ReturnPathProbe,
+                ClockProbe, NtpProbe, MtuProbe)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
