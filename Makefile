@@ -63,11 +63,13 @@ demo: setup
 ## timeout (FLOOR_ARGS=--rounds 5); then 1, 3 and 10 lab sites in one invocation against the goal 10 sites <= 3 x one site (MULTISITE_ARGS=...);
 ## then the DLB checks at 300, 3,000 and 10,000 Services beside the admin's kubectl + per-port NSX search script,
 ## against >= 50 x the script and <= 150 MB at 20,000 virtual servers (DLB_ARGS=--quick, --latency 0.02)
+## then the card's 13 checks against the whole catalogue on the healthy lab, goal <= 2 x (GROWTH_ARGS=--rounds 5)
 bench: setup
 	$(BIN)/python bench/lab_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/suite_floor_bench.py $(FLOOR_ARGS)
 	$(BIN)/python bench/multisite_bench.py $(MULTISITE_ARGS)
 	$(BIN)/python bench/dlb_bench.py $(DLB_ARGS)
+	$(BIN)/python bench/checks_growth_bench.py $(GROWTH_ARGS)
 
 clean:
 	rm -rf $(VENV) .ruff_cache .mypy_cache
