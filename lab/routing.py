@@ -20,7 +20,6 @@ LB_CREDITS = {"SMALL": 1, "MEDIUM": 10, "LARGE": 40, "XLARGE": 80}
 
 @dataclass
 class RoutingState:
-    tier0_id: str = "t0-gw"
     locale_service: str = "default"
     edge_cluster: str = "edge-cluster-1"
     edge_nodes: list[str] = field(default_factory=lambda: ["edge-node-1"])

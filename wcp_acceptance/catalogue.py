@@ -252,6 +252,9 @@ CHECKS += (  # observed on the control-plane VMs, with the other VM probes
           "fails", doc=PMTU_RFC, needs=("supervisor.control_plane", "mtu", "observer")),
 )
 
+# grouped by area, in the areas' order, as the report, summary.md and the README list them
+CHECKS = tuple(sorted(CHECKS, key=lambda c: [a.name for a in AREAS].index(c.area)))
+
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
 AREA_BY_NAME: dict[str, Area] = {a.name: a for a in AREAS}
 IDS: frozenset[str] = frozenset(BY_ID)

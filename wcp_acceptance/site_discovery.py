@@ -82,6 +82,8 @@ class SiteFacts:
     wcp_network_config: Mapping[str, Any] | None = None
     ncp_ini: str | None = None
     egress_ip: str | None = None
+    system_tier1: str | None = None  # the Supervisor's own Tier-1 (kube-system's ncp/router_id)
+    system_snat_ip: str | None = None  # kube-system's ncp/snat_ip: the Supervisor's own SNAT address
     vip_pool_members: tuple[str, ...] = ()
     dlb_lb_service: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -154,6 +156,28 @@ def ncp_value(ncp_ini: str | None, section: str, key: str) -> str | None:
     except configparser.Error:
         return None
     return parser.get(section, key, fallback="").strip() or None
+
+
+SYSTEM_NAMESPACE = "kube-system"
+
+
+def system_egress(namespaces: Iterable[Mapping[str, Any]]) -> tuple[str | None, str | None]:
+    """The Supervisor's own Tier-1 and SNAT address, from NCP's annotations on ``kube-system``: every vSphere
+    Namespace has a Tier-1 and SNAT IP of its own, the system namespaces share the Supervisor's."""
+    for ns in namespaces:
+        metadata = ns.get("metadata")
+        if not isinstance(metadata, Mapping) or metadata.get("name") != SYSTEM_NAMESPACE:
+            continue
+        annotations = metadata.get("annotations")
+        if not isinstance(annotations, Mapping):
+            return None, None
+        router = str(annotations.get("ncp/router_id") or "").strip() or None
+        try:
+            snat: str | None = str(IPv4Address(str(annotations.get("ncp/snat_ip") or "").strip()))
+        except ValueError:
+            snat = None
+        return router, snat
+    return None, None
 
 
 def egress_ip_from_nat(rules: Iterable[Mapping[str, Any]]) -> str | None:
@@ -276,7 +300,8 @@ def build_inventory(facts: SiteFacts, given: OperatorInput) -> Discovered:
         "service": cidr("networks.service", info.get("service_cidr"), wcp_cm.get("service_cidr")),
         "ingress": cidr("networks.ingress", net_info.get("ingress_cidrs"), wcp_cm.get("ingress_cidrs")),
         "egress": cidr("networks.egress", net_info.get("egress_cidrs"), wcp_cm.get("egress_cidrs")),
-        "egress_ip": facts.egress_ip or b.fill("networks.egress_ip", "the SNAT address (NSX's SNAT rule not read)"),
+        "egress_ip": facts.egress_ip or facts.system_snat_ip
+        or b.fill("networks.egress_ip", "the SNAT address (NSX's SNAT rule not read)"),
     }
     ntp = _ipv4s(info.get("master_NTP_servers"))
     if isinstance(info.get("master_NTP_servers"), list) and len(ntp) < len(info["master_NTP_servers"]):

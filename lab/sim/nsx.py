@@ -192,7 +192,7 @@ def tier1_json(model: SupervisorModel, t1: str | None = None, snat_ip: str | Non
     """The system Tier-1, or (``t1``, ``snat_ip``) a vSphere Namespace's own."""
     t1 = t1 or model.system_tier1
     head: dict[str, Any] = {
-        "tier0_path": "/infra/tier-0s/t0-gw",
+        "tier0_path": f"/infra/tier-0s/{model.tier0_gateway}",
         "failover_mode": "NON_PREEMPTIVE",
         "enable_standby_relocation": False,
         "route_advertisement_types": ["TIER1_IPSEC_LOCAL_ENDPOINT", "TIER1_LB_VIP", "TIER1_NAT", "TIER1_LB_SNAT"],
@@ -379,6 +379,10 @@ class NsxPolicySim(SimControls):
     # ---- HTTP entry -----------------------------------------------------------------------------
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
         return self.dispatch(method, target, headers, body, self._route, self._fault_response)
+
+    def lb_services(self) -> list[dict[str, Any]]:
+        """The lb-services this simulator serves (for lb-node-usage)."""
+        return lb_services_json(self.model)
 
     def _json(self, status: int, payload: bytes, extra: list[tuple[str, str]] | None = None) -> Response:
         return status, [("Content-Type", "application/json"), *(extra or [])], payload

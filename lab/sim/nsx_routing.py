@@ -30,15 +30,25 @@ import ipaddress
 import json
 import subprocess
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..bird import NSX_STATE, ServiceError, exported_routes, protocol_state
 from ..model import SupervisorModel, stable_uuid
 from ..routing import LB_CAPACITY, LB_CREDITS
+from .controls import Response
 
-if TYPE_CHECKING:
-    from .controls import Response
-    from .nsx import NsxPolicySim
+
+class PolicySim(Protocol):
+    """What this module uses of the NSX simulator (passed in, so that the two modules do not import each other)."""
+
+    model: SupervisorModel
+
+    def _collection(self, key: str) -> Any: ...
+    def _list(self, key: str, collection: Any, query: dict[str, str]) -> Response: ...
+    def _json(self, status: int, payload: bytes) -> Response: ...
+    def _error(self, status: int, error_code: int | str, message: str, module: str = ...) -> Response: ...
+    def lb_services(self) -> list[dict[str, Any]]: ...
+
 
 SITE_EP = "/infra/sites/default/enforcement-points/default"
 IP_POOLS = "/api/v1/pools/ip-pools"
@@ -49,7 +59,7 @@ def _dumps(obj: Any) -> bytes:
 
 
 def tier0_path(model: SupervisorModel) -> str:
-    return f"/infra/tier-0s/{model.routing.tier0_id}"
+    return f"/infra/tier-0s/{model.tier0_gateway}"  # the id vCenter reports as nsx_tier0_gateway
 
 
 def locale_service_path(model: SupervisorModel) -> str:
@@ -80,7 +90,7 @@ def builders(model: SupervisorModel, common: Callable[..., dict[str, Any]]) -> d
         head = {"ha_mode": "ACTIVE_STANDBY", "failover_mode": "NON_PREEMPTIVE", "force_whitelisting": False,
                 "default_rule_logging": False, "disable_firewall": False,
                 "internal_transit_subnets": ["169.254.0.0/24"], "transit_subnets": ["100.64.0.0/16"]}
-        head.update(common(model, "Tier0", r.tier0_id, r.tier0_id, t0, "/infra", [], user="admin"))
+        head.update(common(model, "Tier0", model.tier0_gateway, model.tier0_gateway, t0, "/infra", [], user="admin"))
         return [head]
 
     def locale_services() -> list[dict[str, Any]]:
@@ -150,11 +160,10 @@ def ip_pools_json(model: SupervisorModel) -> list[dict[str, Any]]:
     return out
 
 
-def lb_node_usage_json(model: SupervisorModel, node_path: str) -> dict[str, Any]:
-    """``LBEdgeNodeUsage`` of one edge node: the model's SLB objects against the lab's LARGE edge capacity."""
-    from .nsx import lb_services_json  # the same lb-services the simulator serves
-
-    slb = [s for s in lb_services_json(model) if s.get("size") != "DLB"]
+def lb_node_usage_json(model: SupervisorModel, node_path: str, lb_services: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``LBEdgeNodeUsage`` of one edge node: the model's SLB objects (``lb_services``, as the simulator serves
+    them) against the lab's LARGE edge capacity."""
+    slb = [s for s in lb_services if s.get("size") != "DLB"]
     sizes = [str(s.get("size")) for s in slb]
     servers = [vs for vs in model.virtual_servers if vs.created_for == "SLB"]
     credits = sum(LB_CREDITS.get(size, 1) for size in sizes) + model.routing.lb_extra_credits
@@ -246,7 +255,7 @@ def advertised_routes(model: SupervisorModel) -> dict[str, Any]:
 
 
 # ---- the hook --------------------------------------------------------------------------------------
-def route(sim: NsxPolicySim, path: str, query: dict[str, str]) -> Response | None:
+def route(sim: PolicySim, path: str, query: dict[str, str]) -> Response | None:
     """This module's answer to an authenticated GET, or None for the simulator's own routing."""
     model = sim.model
     if path == IP_POOLS or path.startswith(IP_POOLS + "/"):
@@ -278,5 +287,5 @@ def route(sim: NsxPolicySim, path: str, query: dict[str, str]) -> Response | Non
             return sim._error(400, 255, "Field level validation errors: {node_path: required}")  # noqa: SLF001
         if node_path not in edge_node_paths(model):
             return sim._error(404, 600, f"The requested object : {node_path} could not be found.")  # noqa: SLF001
-        return sim._json(200, _dumps(lb_node_usage_json(model, node_path)))  # noqa: SLF001
+        return sim._json(200, _dumps(lb_node_usage_json(model, node_path, sim.lb_services())))  # noqa: SLF001
     return None

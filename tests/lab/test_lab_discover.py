@@ -98,7 +98,9 @@ def test_discover_from_the_jumpbox_validates_and_the_healthy_suite_passes(lab: s
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     summary = json.loads((sorted(reports.glob("*/latest"))[0] / "summary.json").read_text())
     totals = summary["totals"]
-    assert totals["skipped"] == 0
-    assert totals["passed"] == totals["total"] > 40
+    # the login is the operator's opt-in (an SSO user and its password no API gives): its one target says why
+    skipped = [t for t in summary["tests"] if t["outcome"] == "skipped"]
+    assert [(t["check_id"], t["skip_reason"][:12]) for t in skipped] == [("WCP-LOGIN-001", "needs login:")]
+    assert totals["passed"] == totals["total"] - 1 > 40
     for secret in (vc_password, nsx_password):
         assert secret not in run.stdout + run.stderr

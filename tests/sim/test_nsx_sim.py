@@ -209,7 +209,8 @@ def test_bad_cursor_is_a_400_error_body(nsx_sim: RunningNsx) -> None:
 
 
 @pytest.mark.parametrize(("path", "status"), [("/policy/api/v1/infra/lb-virtual-servers/nope", 404),
-                                              ("/policy/api/v1/infra/tier-0s/None", 400),
+                                              ("/policy/api/v1/infra/tier-0s/None", 404),
+                                              ("/policy/api/v1/infra/no-such-gateways/None", 400),
                                               ("/api/v1/nothing-here", 404)])
 def test_unknown_paths_answer_the_nsx_error_body(nsx_sim: RunningNsx, path: str, status: int) -> None:
     response = get(nsx_sim, path)

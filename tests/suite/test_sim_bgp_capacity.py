@@ -34,8 +34,8 @@ def test_a_down_session_an_empty_egress_pool_and_a_full_lb_fail_their_own_target
 
 def test_an_nsx_that_cannot_ask_the_edge_errors_bgp_only(start_stack, suite) -> None:
     stack = start_stack()
-    stack.nsx.fail("/policy/api/v1/infra/tier-0s/t0-gw/locale-services/default/bgp/neighbors/status", 500,
-                   times=None, error_code=98, message="Cannot connect to the edge")
+    status = f"/policy/api/v1/infra/tier-0s/{stack.model.tier0_gateway}/locale-services/default/bgp/neighbors/status"
+    stack.nsx.fail(status, 500, times=None, error_code=98, message="Cannot connect to the edge")
     run = suite(stack.write_inventory(), *SELECT)
     assert run.not_passed() == {("WCP-BGP-001", stack.model.supervisor_name): "error"}
     (bgp,) = run.entries("WCP-BGP-001")

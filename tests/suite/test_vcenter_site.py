@@ -37,10 +37,12 @@ def test_vcenters_word_is_in_the_failures(start_stack, suite) -> None:
 
 def test_without_vcenter_its_checks_skip_with_the_reason_and_nothing_else_changes(start_stack, suite) -> None:
     stack = start_stack()
-    with_vc = suite(stack.write_inventory(), "-m", "vcenter or ncp or dlb")
+    # the API-side checks only: WCP-NCP-004 shakes hands from the VMs, which this site does not have
+    api_side = ("-m", "vcenter or ncp or dlb", "-k", "not nsx_manager_completes_tls")
+    with_vc = suite(stack.write_inventory(), *api_side)
     data = stack.inventory_data()
     del data["vcenter"]
-    without = suite(stack.write_inventory(data, "no-vcenter.yaml"), "-m", "vcenter or ncp or dlb")
+    without = suite(stack.write_inventory(data, "no-vcenter.yaml"), *api_side)
     assert without.result.exit_code == 0, without.result.stdout[-3000:]
     assert without.summary["verdict"] == "HEALTHY"
     for check in VC_CHECKS:

@@ -8,6 +8,7 @@ from ipaddress import IPv4Network
 import pytest
 
 from lab.model import SupervisorModel
+from lab.sim.nsx import lb_services_json
 from lab.sim.nsx_routing import edge_node_paths, ip_pools_json, lb_node_usage_json
 from wcp_acceptance.checks.capacity import CapacityReads, check_lb, check_pool, parse_lb_usage, pools_in
 from wcp_acceptance.finding import ObservationError
@@ -72,10 +73,10 @@ def test_a_pool_without_a_whole_pool_usage_is_an_error_naming_the_api(usage: obj
 def test_lb_usage_passes_below_the_limit_and_fails_major_above_it() -> None:
     m = SupervisorModel.seed()
     node = edge_node_paths(m)[0]
-    healthy = parse_lb_usage(lb_node_usage_json(m, node), node, "api")
+    healthy = parse_lb_usage(lb_node_usage_json(m, node, lb_services_json(m)), node, "api")
     assert check_lb(LB, [healthy], 80).ok
     m.routing.lb_extra_credits = 35
-    high = parse_lb_usage(lb_node_usage_json(m, node), node, "api")
+    high = parse_lb_usage(lb_node_usage_json(m, node, lb_services_json(m)), node, "api")
     finding = check_lb(LB, [high], 80)
     assert not finding.ok
     assert finding.severity == "major"

@@ -72,3 +72,9 @@ def test_the_catalogue_version_changes_when_what_must_hold_changes(monkeypatch: 
     changed = catalogue.Check(first.id, first.area, first.title, first.must_hold + " (stricter)", first.observed_by)
     monkeypatch.setattr(catalogue, "CHECKS", (changed, *catalogue.CHECKS[1:]))
     assert catalogue.catalogue_version() != before
+
+
+def test_checks_are_listed_area_by_area_in_the_areas_order() -> None:
+    seen = [c.area for c in catalogue.CHECKS]
+    grouped = [name for index, name in enumerate(seen) if index == 0 or seen[index - 1] != name]
+    assert grouped == [a.name for a in catalogue.AREAS if a.name in seen]

@@ -12,6 +12,7 @@ from wcp_acceptance.site_discovery import (
     build_inventory,
     egress_ip_from_nat,
     fill_placeholders,
+    system_egress,
     vip_members,
 )
 
@@ -95,3 +96,14 @@ def test_vip_members_come_from_the_vips_non_dlb_pools_only() -> None:
              {"path": "/infra/lb-pools/dlb", "members": [{"ip_address": "10.244.0.9"}]},
              {"path": "/infra/lb-pools/other", "members": [{"ip_address": "10.244.0.8"}]}]
     assert vip_members("172.16.1.2", servers, pools) == ["10.244.0.2", "10.244.0.3"]
+
+
+def test_the_supervisors_own_tier1_and_snat_come_from_kube_system_not_a_vsphere_namespace() -> None:
+    def ns(name: str, router: str, snat: str) -> dict[str, object]:
+        return {"metadata": {"name": name, "annotations": {"ncp/router_id": router, "ncp/snat_ip": snat}}}
+
+    listed = [ns("team-a", "t1_team_rtr", "172.16.2.9"), ns("kube-system", "t1_sys_rtr", "172.16.2.1")]
+    assert system_egress(listed) == ("t1_sys_rtr", "172.16.2.1")
+    assert system_egress([ns("kube-system", "t1_sys_rtr", "not-an-address")]) == ("t1_sys_rtr", None)
+    assert system_egress([{"metadata": {"name": "kube-system"}}]) == (None, None)
+    assert system_egress([ns("team-a", "t1_team_rtr", "172.16.2.9")]) == (None, None)

@@ -34,6 +34,7 @@ from wcp_acceptance.site_discovery import (
     egress_ip_from_nat,
     ncp_cluster,
     ncp_managers,
+    system_egress,
     vip_members,
 )
 from wcp_acceptance.transport.http import ApiTlsError, HttpObservationError
@@ -198,6 +199,7 @@ def _read_kube(given: OperatorInput, facts: SiteFacts, timeout: float) -> None:
             namespace, name = discovery.NCP_CONFIGMAP
             data = kube.config_map(namespace, name).get("data")
             facts.ncp_ini = str((data or {}).get("ncp.ini", "")) if isinstance(data, dict) else None
+            facts.system_tier1, facts.system_snat_ip = system_egress(kube.namespaces())
     except ObservationError as error:
         facts.problems.append(f"Kubernetes not fully read: {error.target}: {error.cause}")
 
@@ -216,7 +218,10 @@ def _read_nsx(given: OperatorInput, facts: SiteFacts, timeout: float) -> None:
             cluster = ncp_cluster(facts.ncp_ini)
             if cluster:
                 rules: list[dict[str, Any]] = []
-                for tier1 in discovery.supervisor_tier1s(nsx.tier1s(), cluster):
+                tier1s = discovery.supervisor_tier1s(nsx.tier1s(), cluster)
+                if facts.system_tier1 in tier1s:  # not a vSphere Namespace's own Tier-1 and SNAT
+                    tier1s = [facts.system_tier1]
+                for tier1 in tier1s:
                     rules.extend(nsx.nat_rules(tier1))
                 facts.egress_ip = egress_ip_from_nat(rules)
                 facts.dlb_lb_service = discovery.dlb_service_path(nsx.lb_services(), cluster)
