@@ -253,7 +253,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
        E("WCP-NCP-001", "*", "error", "did not answer"),
        E("WCP-NCP-002", "*", "error", "did not answer"),
        E("WCP-SLB-001", "kube-system/*", "error", "did not answer"),
-       E("WCP-LOGIN-001", "*", "error", "could not connect"),  # the login goes through the VIP as well
+       E("WCP-LOGIN-001", "*", "error", "unreachable"),  # the login goes through the VIP as well
        # the workload DNS's answers go to the egress IP: the router no longer routes it back
        E("WCP-DNS-001", ETH1, "failed", "no answer"),
        E("WCP-DNS-002", ETH1, "failed", "no answer"),

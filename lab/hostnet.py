@@ -44,7 +44,8 @@ _COMMANDS: dict[str, list[str]] = {
 
 # The host's values of every sysctl the lab sets inside its namespaces.
 SYSCTLS = (
-    "net/ipv4/ip_forward", "net/ipv4/icmp_errors_use_inbound_ifaddr", "net/ipv4/conf/all/rp_filter",
+    "net/ipv4/ip_forward", "net/ipv4/icmp_errors_use_inbound_ifaddr", "net/ipv4/icmp_ratelimit",
+    "net/ipv4/conf/all/rp_filter",
     "net/ipv4/conf/default/rp_filter", "net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6",
 )
 

@@ -338,6 +338,9 @@ class Topology(_Model):
             if uplink_routes == "static":
                 plan.routes.extend(RouteSpec(str(net), via=edge.uplink) for net in spec.routes_to_edge)
             plan.sysctls["net.ipv4.ip_forward"] = "1"
+            # every packet it cannot route gets its "network unreachable" (bgp-down): the kernel's per-peer
+            # limit (6, then 1 a second) would turn the runner's later connects into timeouts, by chance
+            plan.sysctls["net.ipv4.icmp_ratelimit"] = "0"
         elif isinstance(spec, EdgeNode):
             plan.addresses["eth0"] = [_iface(spec.uplink, nets.uplink)]
             plan.addresses["eth1"] = [_iface(spec.downlink, nets.segment)]
